@@ -1,0 +1,1 @@
+"""What the family uses: filtered retrieval, answers with citations, the Streamlit chat and its feedback."""

@@ -1,0 +1,84 @@
+"""`household classify`, `household categories`, `household data check|split`."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import click
+
+from household.app import App, pass_app
+
+
+@click.command()
+@click.argument("question")
+@click.option("--model", "kind", type=click.Choice(["auto", "llm", "embedding", "ensemble"]), help="Which classifier.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+def classify(app: App, question: str, kind: str | None, as_json: bool) -> None:
+    """Map QUESTION to its category code, with confidence and the top 3.
+
+    Example: household classify "when did we last backwash the pool filter"
+    """
+    from classifier.registry import load_classifier
+
+    classifier = load_classifier(app.settings, app.taxonomy, kind)
+    prediction = classifier.classify(question)
+    if as_json:
+        click.echo(json.dumps({"classifier": classifier.name, **prediction.as_dict(app.taxonomy)}))
+        return
+    category = app.taxonomy.by_code(prediction.code)
+    click.echo(f"{category.name} [{prediction.code}]  confidence {prediction.confidence:.0%}  ({classifier.name})")
+    for code, p in prediction.top(3):
+        click.echo(f"  {code}  {app.taxonomy.by_code(code).name:<15} {p:6.1%}")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+def categories(app: App, as_json: bool) -> None:
+    """List the taxonomy: code, name and scope of every category."""
+    if as_json:
+        click.echo(json.dumps([c.__dict__ for c in app.taxonomy]))
+        return
+    for c in app.taxonomy:
+        click.echo(f"{c.code}  {c.name:<15} {c.scope}")
+
+
+@click.group()
+def data() -> None:
+    """Check and split the labelled question dataset (data/questions/*.jsonl)."""
+
+
+@data.command("check")
+@click.argument("path", required=False, type=click.Path(exists=True))
+@pass_app
+def data_check(app: App, path: str | None) -> None:
+    """Validate the dataset: every problem is reported with file and line."""
+    from classifier.dataset import dataset_files, read_rows
+
+    examples, problems = read_rows(dataset_files(path or app.settings.questions_dir), app.taxonomy)
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    counts = Counter(ex.code for ex in examples)
+    groups = len({ex.group_id for ex in examples})
+    click.echo(f"{len(examples)} questions, {groups} groups, {len(counts)} categories, {len(problems)} problems")
+    if problems:
+        raise SystemExit(1)
+
+
+@data.command("split")
+@pass_app
+def data_split(app: App) -> None:
+    """Show the grouped, stratified 70/15/15 split (fixed seed) per category."""
+    from classifier.dataset import load_examples, split
+
+    parts = split(load_examples(app.settings.questions_dir, app.taxonomy))
+    click.echo(f"{'category':<15} {'train':>5} {'val':>5} {'test':>5}")
+    for c in app.taxonomy:
+        sizes = [sum(ex.code == c.code for ex in parts[name]) for name in ("train", "val", "test")]
+        click.echo(f"{c.name:<15} {sizes[0]:>5} {sizes[1]:>5} {sizes[2]:>5}")
+    click.echo(f"{'total':<15} {len(parts.train):>5} {len(parts.val):>5} {len(parts.test):>5}")
+
+
+commands = [classify, categories, data]

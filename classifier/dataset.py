@@ -1,0 +1,138 @@
+"""The labelled question dataset: JSONL rows of {question, category, group_id}, validated and split.
+
+Categories are given by taxonomy name (or code); the code is looked up, so renaming a code
+never touches the data. Paraphrase groups keep a family of rewordings on one side of a split.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from household.errors import DataError
+from household.taxonomy import Taxonomy
+
+SPLIT_FRACTIONS = {"train": 0.70, "val": 0.15, "test": 0.15}
+SPLIT_SEED = 20240611
+
+
+@dataclass(frozen=True)
+class Example:
+    question: str
+    code: str
+    group_id: str
+    source: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Split:
+    train: list[Example]
+    val: list[Example]
+    test: list[Example]
+
+    def __getitem__(self, name: str) -> list[Example]:
+        return getattr(self, name)
+
+
+def normalize(question: str) -> str:
+    """The form used to detect duplicates: case-folded, whitespace collapsed."""
+    return re.sub(r"\s+", " ", question).strip().casefold()
+
+
+def dataset_files(path: Path) -> list[Path]:
+    path = Path(path)
+    if path.is_dir():
+        return sorted(path.glob("*.jsonl"))
+    return [path]
+
+
+def read_rows(
+    paths: Iterable[Path], taxonomy: Taxonomy, require_group: bool = True
+) -> tuple[list[Example], list[DataError]]:
+    """Parse every row, returning the good examples and every problem (file and line) found."""
+    examples: list[Example] = []
+    problems: list[DataError] = []
+    seen: dict[str, tuple[str, int]] = {}
+    group_code: dict[str, tuple[str, str, int]] = {}
+    for path in paths:
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(DataError(path, None, f"cannot read: {exc}"))
+            continue
+        for lineno, text in enumerate(lines, 1):
+            if not text.strip():
+                continue
+            try:
+                row = json.loads(text)
+            except json.JSONDecodeError as exc:
+                problems.append(DataError(path, lineno, f"not valid JSON ({exc.msg})"))
+                continue
+            if not isinstance(row, dict):
+                problems.append(DataError(path, lineno, "a row must be a JSON object"))
+                continue
+            question, category = row.get("question"), row.get("category")
+            if not isinstance(question, str) or not question.strip():
+                problems.append(DataError(path, lineno, "empty or missing question"))
+                continue
+            found = taxonomy.find(category) if isinstance(category, str) else None
+            if found is None:
+                problems.append(DataError(path, lineno, f"unknown category {category!r}"))
+                continue
+            group = row.get("group_id")
+            if group is None and not require_group:
+                group = f"{Path(path).stem}:{lineno}"
+            if not isinstance(group, str) or not group.strip():
+                problems.append(DataError(path, lineno, "missing group_id"))
+                continue
+            key = normalize(question)
+            if key in seen:
+                first = seen[key]
+                problems.append(DataError(path, lineno, f"duplicate question (first at {first[0]}:{first[1]})"))
+                continue
+            seen[key] = (str(path), lineno)
+            if group in group_code and group_code[group][0] != found.code:
+                _, gpath, gline = group_code[group]
+                problems.append(
+                    DataError(path, lineno, f"group {group!r} spans categories (also {gpath}:{gline})")
+                )
+                continue
+            group_code.setdefault(group, (found.code, str(path), lineno))
+            examples.append(Example(question.strip(), found.code, group, str(path), lineno))
+    return examples, problems
+
+
+def load_examples(path: Path, taxonomy: Taxonomy, require_group: bool = True) -> list[Example]:
+    """Load a JSONL file or a folder of them; raise the first problem found."""
+    files = dataset_files(path)
+    if not files:
+        raise DataError(path, None, "no .jsonl files found")
+    examples, problems = read_rows(files, taxonomy, require_group)
+    if problems:
+        raise problems[0]
+    return examples
+
+
+def split(examples: list[Example], seed: int = SPLIT_SEED) -> Split:
+    """Grouped, stratified 70/15/15: each category's groups are dealt to the neediest split."""
+    by_code: dict[str, dict[str, list[Example]]] = defaultdict(lambda: defaultdict(list))
+    for ex in examples:
+        by_code[ex.code][ex.group_id].append(ex)
+    rng = random.Random(seed)
+    parts: dict[str, list[Example]] = {name: [] for name in SPLIT_FRACTIONS}
+    for code in sorted(by_code):
+        groups = [by_code[code][g] for g in sorted(by_code[code])]
+        rng.shuffle(groups)
+        total = sum(len(g) for g in groups)
+        filled = dict.fromkeys(SPLIT_FRACTIONS, 0)
+        for group in groups:
+            name = max(SPLIT_FRACTIONS, key=lambda s: SPLIT_FRACTIONS[s] * total - filled[s])
+            parts[name].extend(group)
+            filled[name] += len(group)
+    return Split(**parts)

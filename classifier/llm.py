@@ -1,0 +1,177 @@
+"""LLMClassifier: a causal LM (plus optional LoRA adapter) that scores every valid label.
+
+The model never generates. For each question it computes log P(label tokens + end | prompt)
+for every label in the taxonomy and returns the softmax over those sums. Labels may span
+several tokens, so scoring runs in two stages: the question (stage A, whose last logits give
+each label's first token), then every label's remaining tokens in one batch that reuses the
+question's KV cache (stage B). The fixed prompt prefix is run once and its KV cache shared by
+every question, so a question costs only its own tokens.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from transformers import DynamicCache
+
+from classifier.prediction import Prediction, clean_question
+from classifier.prompt import Prompt, build_prompt
+from household.settings import Settings
+from household.taxonomy import Taxonomy
+
+PrefixKV = list[tuple[torch.Tensor, torch.Tensor]]
+
+
+class LLMClassifier:
+    name = "llm"
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        taxonomy: Taxonomy,
+        label_mode: str = "code",
+        max_chars: int = 1000,
+        batch_size: int = 16,
+    ) -> None:
+        self.model, self.tokenizer, self.taxonomy = model, tokenizer, taxonomy
+        self.label_mode, self.max_chars, self.batch_size = label_mode, max_chars, batch_size
+        self.prompt: Prompt = build_prompt(taxonomy, tokenizer, label_mode)
+        self.prefix_ids = self._ids(self.prompt.prefix)
+        self.suffix_ids = self._ids(self.prompt.suffix)
+        self.label_ids = [self._ids(label + self.prompt.end) for label in self.prompt.labels]
+        self._prefix_kv: PrefixKV | None = None
+
+    @classmethod
+    def load(
+        cls, settings: Settings, taxonomy: Taxonomy, adapter: Path | None = None, label_mode: str = "code"
+    ) -> "LLMClassifier":
+        """The base model from settings, with the LoRA adapter in `adapter` applied if given."""
+        from household.models import load_causal_lm
+
+        model, tokenizer = load_causal_lm(settings.classifier_model, settings.cache_dir)
+        if adapter is not None:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, str(adapter)).eval()
+        return cls(model, tokenizer, taxonomy, label_mode, settings.max_question_chars, settings.batch_size)
+
+    def _ids(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False).input_ids
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def reset_prefix_cache(self) -> None:
+        """Forget the cached prefix; call after the weights change (training steps)."""
+        self._prefix_kv = None
+
+    def prefix_kv(self) -> PrefixKV:
+        """Keys and values of the fixed prompt prefix, with gradients when training."""
+        ids = torch.tensor([self.prefix_ids], device=self.device)
+        out = self.model(input_ids=ids, use_cache=True)
+        return [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+
+    def _cached_prefix(self) -> PrefixKV:
+        if self._prefix_kv is None:
+            with torch.no_grad():
+                self._prefix_kv = self.prefix_kv()
+        return self._prefix_kv
+
+    def question_ids(self, questions: Sequence[str]) -> list[list[int]]:
+        return [self._ids(clean_question(q, self.max_chars)) + self.suffix_ids for q in questions]
+
+    def score(
+        self,
+        questions: Sequence[str],
+        candidates: Sequence[Sequence[int]] | None = None,
+        prefix: PrefixKV | None | bool = True,
+    ) -> torch.Tensor:
+        """Summed log-probabilities [B, C] of each question's candidate labels (label indices).
+
+        `candidates=None` scores every label. `prefix=True` uses the cached prefix; a PrefixKV
+        uses that one (training passes a fresh one that carries gradients); False runs the
+        prefix inside every row (the uncached baseline, and gradient checkpointing).
+        """
+        n_labels = len(self.label_ids)
+        cands = [list(range(n_labels))] * len(questions) if candidates is None else [list(c) for c in candidates]
+        kv = self._cached_prefix() if prefix is True else (prefix or None)
+        head = [] if kv is not None else self.prefix_ids
+        spans = [head + q for q in self.question_ids(questions)]
+        branches = [[self.label_ids[c][:-1] for c in cs] for cs in cands]
+        rows = [span + [t for br in brs for t in br] for span, brs in zip(spans, branches)]
+        width = max(len(r) for r in rows)
+        past = len(self.prefix_ids) if kv is not None else 0
+        device, dtype = self.device, self.model.dtype
+        pad = self.tokenizer.pad_token_id
+
+        ids = torch.full((len(rows), width), pad, dtype=torch.long)
+        positions = torch.zeros((len(rows), width), dtype=torch.long)
+        allowed = torch.zeros((len(rows), width, past + width), dtype=torch.bool)
+        allowed[:, :, :past] = True
+        # Where each candidate's first token is predicted, and where its later tokens are.
+        first_at: list[int] = []
+        later: list[tuple[int, list[int]]] = []  # (row, positions that predict tokens 1..n)
+        for b, (span, brs) in enumerate(zip(spans, branches)):
+            n = len(span)
+            ids[b, : len(rows[b])] = torch.tensor(rows[b])
+            positions[b, :n] = torch.arange(n) + past
+            allowed[b, :n, past : past + n] = torch.tril(torch.ones(n, n, dtype=torch.bool))
+            start = n
+            for br in brs:
+                k = len(br)
+                positions[b, start : start + k] = torch.arange(k) + past + n
+                allowed[b, start : start + k, past : past + n] = True
+                allowed[b, start : start + k, past + start : past + start + k] = torch.tril(
+                    torch.ones(k, k, dtype=torch.bool)
+                )
+                later.append((b, list(range(start, start + k))))
+                start += k
+            first_at.append(n - 1)
+            allowed[b, start:, 0] = True  # padding rows look at one key so softmax stays finite
+        mask = torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)
+
+        kwargs = {}
+        if kv is not None:
+            layers = [(k.expand(len(rows), -1, -1, -1), v.expand(len(rows), -1, -1, -1)) for k, v in kv]
+            kwargs["past_key_values"] = DynamicCache(layers, config=self.model.config)
+        out = self.model(
+            input_ids=ids.to(device),
+            attention_mask=mask[:, None].to(device),
+            position_ids=positions.to(device),
+            use_cache=kv is not None,
+            **kwargs,
+        )
+        logp = torch.log_softmax(out.logits.float(), -1)
+        scores = []
+        it = iter(later)
+        for b, cs in enumerate(cands):
+            row = []
+            for c in cs:
+                tokens = self.label_ids[c]
+                _, where = next(it)
+                total = logp[b, first_at[b], tokens[0]]
+                if where:
+                    total = total + logp[b, where, tokens[1:]].sum()
+                row.append(total)
+            scores.append(torch.stack(row))
+        return torch.stack(scores)
+
+    def classify(self, question: str) -> Prediction:
+        return self.classify_many([question])[0]
+
+    def classify_many(self, questions: Sequence[str]) -> list[Prediction]:
+        """Batch questions of similar length together; return predictions in input order."""
+        order = sorted(range(len(questions)), key=lambda i: len(str(questions[i])))
+        results: dict[int, Prediction] = {}
+        with torch.no_grad():
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                scores = self.score([questions[i] for i in idx])
+                for i, row in zip(idx, scores.tolist()):
+                    results[i] = Prediction.from_scores(row, self.taxonomy)
+        return [results[i] for i in range(len(questions))]
+

@@ -1,0 +1,68 @@
+"""What every classifier returns, and the one small interface they share."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any, Protocol, Sequence
+
+from household.errors import InputError
+from household.taxonomy import Taxonomy
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    code: str
+    category: str
+    confidence: float
+    ranking: list[tuple[str, float]]  # (code, probability), best first
+
+    @classmethod
+    def from_scores(cls, scores: Sequence[float], taxonomy: Taxonomy) -> "Prediction":
+        """Softmax over per-code log-scores (log-likelihoods or logits), in taxonomy order."""
+        top = max(scores)
+        weights = [math.exp(s - top) for s in scores]
+        total = sum(weights)
+        ranking = sorted(zip(taxonomy.codes, (w / total for w in weights)), key=lambda kv: -kv[1])
+        code, confidence = ranking[0]
+        return cls(code, taxonomy.by_code(code).name, confidence, ranking)
+
+    def top(self, n: int = 3) -> list[tuple[str, float]]:
+        return self.ranking[:n]
+
+    def as_dict(self, taxonomy: Taxonomy, n: int = 3) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "category": self.category,
+            "confidence": round(self.confidence, 4),
+            "top": [
+                {"code": c, "category": taxonomy.by_code(c).name, "confidence": round(p, 4)} for c, p in self.top(n)
+            ],
+        }
+
+
+class Classifier(Protocol):
+    """`classify` one question; `classify_many` batches for evaluation and ingest."""
+
+    taxonomy: Taxonomy
+    name: str
+
+    def classify(self, question: str) -> Prediction: ...
+
+    def classify_many(self, questions: Sequence[str]) -> list[Prediction]: ...
+
+
+def clean_question(question: object, max_chars: int) -> str:
+    """Reject non-text and empty input; truncate over-long input with a warning."""
+    if not isinstance(question, str):
+        raise InputError(f"a question must be text, not {type(question).__name__}")
+    text = " ".join(question.split())
+    if not text:
+        raise InputError("the question is empty")
+    if len(text) > max_chars:
+        log.warning("question of %d characters truncated to %d", len(text), max_chars)
+        text = text[:max_chars]
+    return text

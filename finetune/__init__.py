@@ -1,0 +1,1 @@
+"""Retrains the classifier (LoRA) from the dataset plus feedback, and evaluates it honestly."""

@@ -1,0 +1,1 @@
+"""Shared core of the household assistant: settings, taxonomy, model loading and the CLI."""

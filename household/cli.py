@@ -1,0 +1,70 @@
+"""`household`: the command line. Library errors become one-line messages here and only here."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import click
+
+from household.app import App
+from household.errors import HouseholdError
+from household.settings import Settings
+
+
+class HouseholdGroup(click.Group):
+    """Turns the library's own exceptions into `Error: ...` and exit status 1, without a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except HouseholdError as exc:
+            click.secho(f"Error: {exc}", fg="red", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=HouseholdGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Settings file (default ./household.toml).")
+@click.option("--profile", type=click.Choice(["offline", "qwen"]), help="Model profile; default offline.")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Where all state lives (store, adapters, feedback).")
+@click.option("-v", "--verbose", is_flag=True, help="Show progress logs.")
+@click.pass_context
+def main(ctx: click.Context, config_file: str | None, profile: str | None, data_dir: str | None, verbose: bool) -> None:
+    """Ask questions about your household records, answered from your own documents.
+
+    \b
+    Typical first run (offline profile, bundled models):
+      household ingest data/household     # read the sample records into the store
+      household classify "who serviced the AC last summer"
+      household ask "when did we replace the pool pump?"
+      household ui                        # the chat in your browser
+
+    Settings come from household.toml, then HOUSEHOLD_* environment variables, then these flags.
+    """
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    try:
+        settings = Settings.load(config_file, profile=profile, data_dir=data_dir)
+    except HouseholdError as exc:
+        click.secho(f"Error: {exc}", fg="red", err=True)
+        sys.exit(1)
+    ctx.obj = App(settings)
+
+
+def _register() -> None:
+    from chatbot.cli import commands as chatbot_commands
+    from classifier.cli import commands as classifier_commands
+    from finetune.cli import commands as finetune_commands
+    from ingest.cli import commands as ingest_commands
+
+    for group in (classifier_commands, ingest_commands, chatbot_commands, finetune_commands):
+        for command in group:
+            main.add_command(command)
+
+
+_register()

