@@ -35,10 +35,12 @@ class LLMClassifier:
         label_mode: str = "code",
         max_chars: int = 1000,
         batch_size: int = 16,
+        prompt_style: str = "full",
     ) -> None:
         self.model, self.tokenizer, self.taxonomy = model, tokenizer, taxonomy
         self.label_mode, self.max_chars, self.batch_size = label_mode, max_chars, batch_size
-        self.prompt: Prompt = build_prompt(taxonomy, tokenizer, label_mode)
+        self.prompt_style = prompt_style
+        self.prompt: Prompt = build_prompt(taxonomy, tokenizer, label_mode, prompt_style)
         self.prefix_ids = self._ids(self.prompt.prefix)
         self.suffix_ids = self._ids(self.prompt.suffix)
         self.label_ids = [self._ids(label + self.prompt.end) for label in self.prompt.labels]
@@ -46,7 +48,12 @@ class LLMClassifier:
 
     @classmethod
     def load(
-        cls, settings: Settings, taxonomy: Taxonomy, adapter: Path | None = None, label_mode: str = "code"
+        cls,
+        settings: Settings,
+        taxonomy: Taxonomy,
+        adapter: Path | None = None,
+        label_mode: str = "code",
+        prompt_style: str = "full",
     ) -> "LLMClassifier":
         """The base model from settings, with the LoRA adapter in `adapter` applied if given."""
         from household.models import load_causal_lm
@@ -56,7 +63,9 @@ class LLMClassifier:
             from peft import PeftModel
 
             model = PeftModel.from_pretrained(model, str(adapter)).eval()
-        return cls(model, tokenizer, taxonomy, label_mode, settings.max_question_chars, settings.batch_size)
+        return cls(
+            model, tokenizer, taxonomy, label_mode, settings.max_question_chars, settings.batch_size, prompt_style
+        )
 
     def _ids(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False).input_ids
@@ -72,8 +81,17 @@ class LLMClassifier:
     def prefix_kv(self) -> PrefixKV:
         """Keys and values of the fixed prompt prefix, with gradients when training."""
         ids = torch.tensor([self.prefix_ids], device=self.device)
-        out = self.model(input_ids=ids, use_cache=True)
+        out = self._decoder()(input_ids=ids, use_cache=True)
         return [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+
+    def _decoder(self) -> Any:
+        """The transformer body without the LM head (LoRA layers, if any, live inside it)."""
+        base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+        return base.get_decoder()
+
+    def _head(self) -> Any:
+        base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+        return base.get_output_embeddings()
 
     def _cached_prefix(self) -> PrefixKV:
         if self._prefix_kv is None:
@@ -98,6 +116,9 @@ class LLMClassifier:
         """
         n_labels = len(self.label_ids)
         cands = [list(range(n_labels))] * len(questions) if candidates is None else [list(c) for c in candidates]
+        n_cands = len(cands[0])
+        if any(len(c) != n_cands for c in cands):
+            raise ValueError("every question needs the same number of candidates")
         kv = self._cached_prefix() if prefix is True else (prefix or None)
         head = [] if kv is not None else self.prefix_ids
         spans = [head + q for q in self.question_ids(questions)]
@@ -112,25 +133,26 @@ class LLMClassifier:
         positions = torch.zeros((len(rows), width), dtype=torch.long)
         allowed = torch.zeros((len(rows), width, past + width), dtype=torch.bool)
         allowed[:, :, :past] = True
-        # Where each candidate's first token is predicted, and where its later tokens are.
-        first_at: list[int] = []
-        later: list[tuple[int, list[int]]] = []  # (row, positions that predict tokens 1..n)
+        # Only the positions that predict a label token go through the LM head: (row, position, token, slot).
+        picks: list[tuple[int, int, int, int]] = []
         for b, (span, brs) in enumerate(zip(spans, branches)):
             n = len(span)
             ids[b, : len(rows[b])] = torch.tensor(rows[b])
             positions[b, :n] = torch.arange(n) + past
             allowed[b, :n, past : past + n] = torch.tril(torch.ones(n, n, dtype=torch.bool))
             start = n
-            for br in brs:
+            for j, (c, br) in enumerate(zip(cands[b], brs)):
                 k = len(br)
+                slot = b * n_cands + j
+                tokens = self.label_ids[c]
+                picks.append((b, n - 1, tokens[0], slot))
+                picks.extend((b, start + t, tokens[t + 1], slot) for t in range(k))
                 positions[b, start : start + k] = torch.arange(k) + past + n
                 allowed[b, start : start + k, past : past + n] = True
                 allowed[b, start : start + k, past + start : past + start + k] = torch.tril(
                     torch.ones(k, k, dtype=torch.bool)
                 )
-                later.append((b, list(range(start, start + k))))
                 start += k
-            first_at.append(n - 1)
             allowed[b, start:, 0] = True  # padding rows look at one key so softmax stays finite
         mask = torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)
 
@@ -138,27 +160,20 @@ class LLMClassifier:
         if kv is not None:
             layers = [(k.expand(len(rows), -1, -1, -1), v.expand(len(rows), -1, -1, -1)) for k, v in kv]
             kwargs["past_key_values"] = DynamicCache(layers, config=self.model.config)
-        out = self.model(
+        hidden = self._decoder()(
             input_ids=ids.to(device),
             attention_mask=mask[:, None].to(device),
             position_ids=positions.to(device),
             use_cache=kv is not None,
             **kwargs,
-        )
-        logp = torch.log_softmax(out.logits.float(), -1)
-        scores = []
-        it = iter(later)
-        for b, cs in enumerate(cands):
-            row = []
-            for c in cs:
-                tokens = self.label_ids[c]
-                _, where = next(it)
-                total = logp[b, first_at[b], tokens[0]]
-                if where:
-                    total = total + logp[b, where, tokens[1:]].sum()
-                row.append(total)
-            scores.append(torch.stack(row))
-        return torch.stack(scores)
+        ).last_hidden_state
+        places = {place: i for i, place in enumerate(dict.fromkeys((r, p) for r, p, _, _ in picks))}
+        rows_, pos_ = (torch.tensor(col, device=device) for col in zip(*places))
+        logp = torch.log_softmax(self._head()(hidden[rows_, pos_]).float(), -1)
+        at = torch.tensor([places[(r, p)] for r, p, _, _ in picks], device=device)
+        tokens_, slots_ = (torch.tensor(col, device=device) for col in list(zip(*picks))[2:])
+        picked = logp[at, tokens_]
+        return torch.zeros(len(cands) * n_cands, device=device).index_add(0, slots_, picked).view(len(cands), n_cands)
 
     def classify(self, question: str) -> Prediction:
         return self.classify_many([question])[0]

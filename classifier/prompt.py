@@ -15,6 +15,7 @@ from household.taxonomy import Taxonomy
 
 SENTINEL = "\u2063QUESTION\u2063"
 LABEL_MODES = ("code", "name")
+PROMPT_STYLES = ("full", "compact")
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,20 @@ class Prompt:
         return f"{self.prefix}{question}{self.suffix}{answer}"
 
 
-def instructions(taxonomy: Taxonomy, label_mode: str) -> str:
+def instructions(taxonomy: Taxonomy, label_mode: str, style: str = "full") -> str:
+    """`full` lists every label with its scope note (what an un-tuned model needs); `compact`
+    lists labels only (~150 tokens instead of ~700): a fine-tuned model has learned the scopes,
+    and a short prefix makes every training step several times cheaper."""
+    if style not in PROMPT_STYLES:
+        raise ValueError(f"prompt style must be one of {PROMPT_STYLES}, not {style!r}")
+    if label_mode == "code" and style == "compact":
+        return "Classify the household question. Answer with the code only.\nCodes: " + ", ".join(
+            f"{c.code}={c.name}" for c in taxonomy
+        )
+    if label_mode == "name" and style == "compact":
+        return "Classify the household question. Answer with the category name only.\nCategories: " + ", ".join(
+            taxonomy.names
+        )
     if label_mode == "code":
         lines = [f"{c.code}: {c.name} - {c.scope}" for c in taxonomy]
         head = "Classify the household question into one category. Answer with the two-letter code only."
@@ -41,8 +55,8 @@ def instructions(taxonomy: Taxonomy, label_mode: str) -> str:
     raise ValueError(f"label mode must be one of {LABEL_MODES}, not {label_mode!r}")
 
 
-def build_prompt(taxonomy: Taxonomy, tokenizer: Any, label_mode: str = "code") -> Prompt:
-    system = instructions(taxonomy, label_mode)
+def build_prompt(taxonomy: Taxonomy, tokenizer: Any, label_mode: str = "code", style: str = "full") -> Prompt:
+    system = instructions(taxonomy, label_mode, style)
     labels = taxonomy.codes if label_mode == "code" else taxonomy.names
     end = tokenizer.eos_token or "\n"
     if getattr(tokenizer, "chat_template", None):

@@ -50,7 +50,10 @@ class Registry:
     def versions(self) -> list[ModelVersion]:
         if not self.dir.exists():
             return []
-        done = [p for p in self.dir.iterdir() if p.is_dir() and (p / "metrics.json").exists()]
+        done = [
+            p for p in self.dir.iterdir()
+            if p.is_dir() and (p / "metrics.json").exists() and not p.name.endswith(".partial")
+        ]
         return [ModelVersion(p.name, p) for p in sorted(done)]
 
     def get(self, version: str) -> ModelVersion:
@@ -107,8 +110,11 @@ def load_classifier(settings: Settings, taxonomy: Taxonomy, kind: str | None = N
 
     if active is None:
         log.warning("no fine-tuned adapter yet (run `household finetune`); using the un-tuned base model")
-    label_mode = active.config.get("label_mode", "code") if active else "code"
-    llm = LLMClassifier.load(settings, taxonomy, active.adapter if active else None, label_mode)
+    config = active.config if active else {}
+    llm = LLMClassifier.load(
+        settings, taxonomy, active.adapter if active else None,
+        config.get("label_mode", "code"), config.get("prompt_style", "full"),
+    )
     if kind == "llm":
         return llm
     from classifier.ensemble import EnsembleClassifier

@@ -1,1 +1,248 @@
-commands: list = []
+"""`household finetune`, `household eval`, `household models list|use|export-ollama`."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Sequence
+
+import click
+
+from household.app import App, pass_app
+
+
+def _as_command(ctx: click.Context) -> str:
+    """The command line that reproduces this run (for the report)."""
+    parts = [ctx.command_path]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if value in (None, False) or (isinstance(value, tuple) and not value):
+            continue
+        flag = param.opts[0] if isinstance(param, click.Option) else ""
+        parts.append(flag if value is True else f"{flag} {value}".strip())
+    return " ".join(parts)
+
+
+def _row(name: str, accuracy: float | None, invalid: Any, p50: Any, extra: str = "") -> str:
+    acc = f"{accuracy:7.1%}" if accuracy is not None else "      -"
+    ms = f"{p50:7.0f}" if isinstance(p50, (int, float)) else "      -"
+    return f"  {name:<34} {acc} {str(invalid):>8} {ms}  {extra}"
+
+
+def _table(results: Sequence[Any]) -> list[str]:
+    from finetune.evaluation import Skipped
+
+    lines = [f"  {'scenario':<34} {'accuracy':>7} {'invalid':>8} {'p50 ms':>7}"]
+    for r in results:
+        if isinstance(r, Skipped):
+            lines.append(_row(r.name, None, "-", None, r.reason))
+        else:
+            lines.append(_row(r.name, r.accuracy, r.invalid, r.latency()["p50"]))
+    return lines
+
+
+@click.command()
+@click.option("--label-mode", type=click.Choice(["code", "name"]), default="code", show_default=True,
+              help="Train the model to answer with opaque codes (best) or with category names (the seed's comparison).")
+@click.option("--epochs", type=click.IntRange(min=1), help="Maximum epochs (default 12; early stopping on validation).")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Peak learning rate (default 1e-3).")
+@click.option("--rank", type=click.IntRange(min=1), help="LoRA rank (default 16; alpha follows as 2 x rank).")
+@click.option("--feedback", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="JSONL of corrections {question, category}; they override dataset labels and go to training.")
+@click.option("--force", is_flag=True, help="Activate the new version even if it scores lower than the active one.")
+@click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), help="Stop training after this long.")
+@click.pass_context
+@pass_app
+def finetune(
+    app: App, ctx: click.Context, label_mode: str, epochs: int | None, lr: float | None, rank: int | None,
+    feedback: Path | None, force: bool, max_minutes: float | None,
+) -> None:
+    """Retrain the classifier (LoRA) from data/questions plus feedback corrections, measure it, version it.
+
+    \b
+    Writes <data_dir>/models/vNNNN/ (adapter, config, metrics, predictions, report/) and activates
+    it only if its test accuracy is not lower than the active version's. Feedback from the chat
+    (the feedback store) is always included; --feedback adds a file of corrections.
+
+    \b
+    Examples:
+      household finetune                                  # codes, r=16, 12 epochs (~10 min on CPU)
+      household finetune --label-mode name --epochs 6     # the seed's "names" variant
+      household finetune --feedback fixes.jsonl --force   # fixes.jsonl: {"question": ..., "category": "pool"}
+    """
+    from finetune.run import finetune as run
+    from finetune.trainer import FinetuneConfig
+
+    chosen: dict[str, Any] = {"epochs": epochs, "learning_rate": lr, "max_minutes": max_minutes}
+    if rank is not None:
+        chosen.update(rank=rank, alpha=2 * rank)
+    config = FinetuneConfig(label_mode=label_mode, **{k: v for k, v in chosen.items() if v is not None})
+    outcome = run(app.settings, app.taxonomy, config, feedback, force, command=_as_command(ctx))
+    metrics, train = outcome.metrics, outcome.metrics["train"]
+    click.echo(
+        f"\n{outcome.version.version}: LoRA {label_mode}s on {config.base_model or app.settings.classifier_model}, "
+        f"{train['trainable_params']:,} trainable of {train['total_params']:,} parameters, "
+        f"{train['seconds'] / 60:.1f} min, best epoch {train['best_epoch']}"
+    )
+    click.echo(f"Test split ({metrics['data']['test']} questions), before and after:")
+    for line in _table(outcome.evaluations):
+        click.echo(line)
+    selection = metrics["selection"]
+    val = selection["val_accuracy"]
+    runner_up = max((acc for kind, acc in val.items() if kind != selection["winner"]), default=0.0)
+    click.echo(
+        f"`auto` uses: {selection['winner']} (validation {val[selection['winner']]:.1%}, "
+        f"{100 * (val[selection['winner']] - runner_up):+.1f} points over the next best)"
+    )
+    click.secho(outcome.reason, fg="green" if outcome.activated else "yellow")
+    click.echo(f"Report: {outcome.version.path / 'report' / 'report.md'}")
+
+
+@click.command("eval")
+@click.option("--questions", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="JSONL of {question, category (name)} to test on; default: the dataset's test split.")
+@click.option("--model", "model_spec", default="auto", show_default=True,
+              metavar="VERSION|auto|llm|embedding|ensemble|base|zero-shot", help="Which classifier to measure.")
+@click.option("--compare", is_flag=True, help="Measure every scenario: base/LoRA x names/codes, embedding, ensemble, zero-shot.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Report folder (default <data_dir>/reports/<timestamp>/).")
+@click.option("--latency-sample", type=click.IntRange(min=0), default=20, show_default=True,
+              help="Questions timed one at a time; the rest run in batches.")
+@click.pass_context
+@pass_app
+def eval_(
+    app: App, ctx: click.Context, questions: Path | None, model_spec: str, compare: bool, as_json: bool,
+    out: Path | None, latency_sample: int,
+) -> None:
+    """Measure a classifier: accuracy, per category, confusion matrix, invalid answers, latency, misses.
+
+    \b
+    Writes report.json, report.md and PNG plots into --out.
+    Examples:
+      household eval                                   # the product's classifier on the test split
+      household eval --model embedding --json
+      household eval --compare                         # the seed's four scenarios and the alternatives
+      household eval --model v0002 --questions my-questions.jsonl
+    """
+    from classifier.dataset import load_examples
+    from classifier.registry import Registry
+    from finetune.data import assemble
+    from finetune.evaluation import Evaluation, evaluate
+    from finetune.report import write_report
+    from finetune.scenarios import KINDS, build_classifier, compare as compare_all
+
+    settings, taxonomy = app.settings, app.taxonomy
+    if questions is not None:
+        examples = load_examples(questions, taxonomy, require_group=False)
+    else:
+        examples = assemble(settings, taxonomy).split.test
+    registry = Registry(settings.models_dir)
+    if compare or model_spec in KINDS:
+        version = registry.active()
+    else:
+        version = None if model_spec in ("base", "zero-shot") else registry.get(model_spec)
+    if compare:
+        results = compare_all(settings, taxonomy, examples, latency_sample, progress=not as_json)
+        title = "Household question classifier: every scenario"
+    else:
+        classifier = build_classifier(settings, taxonomy, model_spec)
+        results = [evaluate(classifier, examples, latency_sample=latency_sample, progress=not as_json)]
+        title = f"Household question classifier: {results[0].name}"
+    evaluated = [r.name for r in results if isinstance(r, Evaluation)]
+    lora_codes = next((n for n in evaluated if n.startswith("LoRA codes")), None)
+    before = "base + names, generated (seed)" if compare and lora_codes else None
+    context = None
+    if version is not None:
+        context = {"version": version.version, "config": version.config,
+                   **{k: version.metrics[k] for k in ("train", "data", "selection") if k in version.metrics}}
+    folder = out or settings.data_dir / "reports" / datetime.now().strftime("%Y%m%d-%H%M%S")
+    files = write_report(folder, results, title, context, before, lora_codes, _as_command(ctx))
+    if as_json:
+        click.echo(files["json"].read_text(encoding="utf-8").rstrip())
+        return
+    click.echo(f"{len(examples)} questions" + (f" from {questions}" if questions else " (test split)"))
+    for line in _table(results):
+        click.echo(line)
+    click.echo(f"Report: {files['markdown']}")
+
+
+@click.group()
+def models() -> None:
+    """List, switch and export the fine-tuned classifier versions."""
+
+
+@models.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+def models_list(app: App, as_json: bool) -> None:
+    """Every trained version: date, label mode, test accuracy, what `auto` uses; * marks the active one."""
+    from classifier.registry import Registry
+
+    registry = Registry(app.settings.models_dir)
+    active = registry.active()
+    rows = []
+    for v in registry.versions():
+        m = v.metrics
+        rows.append({
+            "version": v.version, "created": m.get("created", ""), "label_mode": m.get("label_mode", ""),
+            "test_accuracy": m.get("test_accuracy"), "winner": m.get("selection", {}).get("winner", ""),
+            "active": active is not None and v.version == active.version,
+        })
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    if not rows:
+        click.echo("No versions yet: run `household finetune`.")
+        return
+    click.echo(f"  {'version':<8} {'created':<19} {'labels':<6} {'test acc':>8}  auto uses")
+    for r in rows:
+        acc = f"{r['test_accuracy']:.1%}" if r["test_accuracy"] is not None else "-"
+        click.echo(f"{'*' if r['active'] else ' '} {r['version']:<8} {r['created']:<19} {r['label_mode']:<6} {acc:>8}  {r['winner']}")
+
+
+@models.command("use")
+@click.argument("version")
+@pass_app
+def models_use(app: App, version: str) -> None:
+    """Make VERSION the active classifier (no accuracy check: you chose it).
+
+    Example: household models use v0002
+    """
+    from classifier.registry import Registry
+
+    chosen = Registry(app.settings.models_dir).activate(version)
+    acc = chosen.metrics.get("test_accuracy")
+    click.echo(f"{chosen.version} is now active" + (f" (test accuracy {acc:.1%})" if acc is not None else ""))
+
+
+@models.command("export-ollama")
+@click.argument("version")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder (default <version>/ollama).")
+@click.option("--quant", type=click.Choice(["f16", "q8_0"]), default="f16", show_default=True,
+              help="Weight precision in the GGUF file.")
+@pass_app
+def models_export(app: App, version: str, out: Path | None, quant: str) -> None:
+    """Merge VERSION's adapter into its base model and write model.gguf + Modelfile for Ollama.
+
+    \b
+    The file is verified here by loading it back with transformers: same tokens, same codes on the
+    test split. Ollama itself is not run; the command to import it is printed.
+    Example: household models export-ollama v0003 --quant q8_0 --out ./ollama-classifier
+    """
+    from finetune.export import export_ollama
+
+    result = export_ollama(app.settings, app.taxonomy, version, out, quant)
+    size = result.gguf.stat().st_size / 2**20
+    click.echo(f"Wrote {result.gguf} ({size:.0f} MiB, {quant}) and {result.modelfile}")
+    click.echo(
+        f"Verified with transformers on {result.questions} test questions: tokenizer identical, "
+        f"{result.agreement:.1%} same codes as the in-process merged model "
+        f"({result.file_agreement:.0%} at the file's own precision)."
+    )
+    click.echo("Import it into Ollama (not run here):")
+    click.echo(f"  {result.command}")
+
+
+commands = [finetune, eval_, models]

@@ -80,6 +80,7 @@ class Settings:
     min_confidence: float = 0.5
     max_distance: float = 1.2
     min_hits: int = 2
+    unfiltered_category: str = "general"  # the catch-all category: its questions search every record
 
     ui_host: str = "127.0.0.1"
     ui_port: int = 8501

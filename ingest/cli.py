@@ -1,1 +1,118 @@
-commands: list = []
+"""`household ingest`, `household sources`, `household forget`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from household.app import App, pass_app
+from household.errors import InputError
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--category", metavar="NAME", help="File everything read now under this category (name or code).")
+@click.option("--include", multiple=True, metavar="GLOB", help="Only files matching GLOB (name or path under PATH); repeatable.")
+@click.option("--exclude", multiple=True, metavar="GLOB", help="Leave out files matching GLOB; repeatable.")
+@click.option("--sync", is_flag=True, help="Also forget stored files that were deleted from the given folders.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@pass_app
+def ingest(
+    app: App, paths: tuple[Path, ...], category: str | None, include: tuple[str, ...], exclude: tuple[str, ...],
+    sync: bool, as_json: bool,
+) -> None:
+    """Read household documents (md, txt, csv, ics, eml, html, pdf) into the store.
+
+    Folders are read recursively; hidden files are ignored. Each chunk gets a category code:
+    from --category, else a folder named after a category (pool/, garden-lights/), else a
+    `category:` line or front matter in the file, else the classifier's guess. Files already
+    stored and unchanged are not rewritten, so running it again is cheap. Unreadable files are
+    skipped and listed; the rest is ingested.
+
+    \b
+    Examples:
+      household ingest data/household
+      household ingest ~/scans/pool-receipts --category pool
+      household ingest ~/records --include '*.pdf' --exclude 'drafts/*'
+      household ingest ~/records --sync     # also forget files deleted from ~/records
+    """
+    from ingest.category import CategoryAssigner
+    from ingest.pipeline import Pipeline
+    from ingest.store import Store
+
+    if category and app.taxonomy.find(category) is None:
+        raise click.BadParameter(f"{category!r} is not a category; see `household categories`", param_hint="--category")
+    store = Store(app.settings)
+    pipeline = Pipeline(app.settings, store, CategoryAssigner(app.settings, app.taxonomy, category), include, exclude)
+    report = pipeline.run(list(paths), sync=sync, progress=not as_json)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        _print_report(app, report)
+    if not report.read_anything:
+        raise InputError("nothing could be read from " + ", ".join(map(str, paths)))
+
+
+def _print_report(app: App, report) -> None:
+    click.echo(
+        f"Ingested {len(report.ingested)} files, {len(report.unchanged)} unchanged: "
+        f"{report.chunks_written} chunks written, {report.chunks_removed} removed ({report.seconds:.1f} s)"
+    )
+    if report.removed:
+        click.echo(f"Forgot {len(report.removed)} files deleted from disk")
+    if report.skipped:
+        click.echo(f"Skipped {len(report.skipped)} files:")
+        for skipped in report.skipped:
+            click.echo(f"  {skipped.path}: {skipped.reason}")
+    stored = report.store.get("categories", {})
+    if stored:
+        click.echo("Chunks per category in the store (+ written now):")
+        for c in app.taxonomy:
+            if stored.get(c.code) or report.written.get(c.code):
+                click.echo(f"  {c.code}  {c.name:<15} {stored.get(c.code, 0):>5}  +{report.written.get(c.code, 0)}")
+    click.echo(f"Store: {report.store.get('chunks', 0)} chunks from {report.store.get('sources', 0)} files")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+def sources(app: App, as_json: bool) -> None:
+    """List the files in the store: chunks, category, when ingested.
+
+    Example: household sources --json
+    """
+    from ingest.store import Store
+
+    rows = Store(app.settings).sources()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("The store is empty: run `household ingest PATH`.")
+        return
+    for row in rows:
+        names = ", ".join(app.taxonomy.by_code(code).name if code in app.taxonomy.codes else code for code in row["categories"])
+        click.echo(f"{row['chunks']:>5}  {names:<24} {row['ingested_at']}  {row['file']}")
+    click.echo(f"{sum(r['chunks'] for r in rows)} chunks from {len(rows)} files")
+
+
+@click.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@pass_app
+def forget(app: App, path: Path) -> None:
+    """Remove a file (or every file under a folder) from the store; the file itself is not touched.
+
+    Example: household forget data/household/grocery-list.txt
+    """
+    from ingest.pipeline import forget as forget_path
+    from ingest.store import Store
+
+    files, chunks = forget_path(Store(app.settings), path)
+    if not files:
+        raise InputError(f"nothing from {path} is in the store; see `household sources`")
+    click.echo(f"Forgot {len(files)} files ({chunks} chunks)")
+
+
+commands = [ingest, sources, forget]

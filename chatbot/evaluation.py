@@ -1,0 +1,122 @@
+"""Retrieval quality on a QA file: hit@k with the category filter, without it, and with the widening policy.
+
+A QA row is {question, category, doc, answer_contains}: `doc` is the file (relative to the corpus
+folder) that answers the question, and a retrieved chunk is a hit when it comes from that file and
+contains one of the `answer_contains` strings. The classifier's accuracy on the same questions is
+reported alongside, since the filter can only be as good as the category it filters by.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from chatbot.retrieval import Retriever
+from household.errors import DataError
+from household.taxonomy import Taxonomy
+
+if TYPE_CHECKING:
+    from ingest.store import Hit
+
+MODES = ("filter", "no_filter", "widening")
+
+
+@dataclass(frozen=True)
+class QA:
+    question: str
+    code: str
+    doc: str
+    answer_contains: list[str]
+    line: int
+
+
+@dataclass
+class RetrievalReport:
+    k: int
+    questions: int = 0
+    hits: Counter = field(default_factory=Counter)  # per mode
+    classified_right: int = 0
+    paths: Counter = field(default_factory=Counter)  # widening policy: path taken per question
+    misses: list[dict] = field(default_factory=list)
+
+    def rate(self, mode: str) -> float:
+        return self.hits[mode] / self.questions if self.questions else 0.0
+
+    @property
+    def accuracy(self) -> float:
+        return self.classified_right / self.questions if self.questions else 0.0
+
+    def as_dict(self) -> dict:
+        return {
+            "k": self.k, "questions": self.questions,
+            "hit_at_k": {mode: round(self.rate(mode), 4) for mode in MODES},
+            "classification_accuracy": round(self.accuracy, 4),
+            "paths": dict(self.paths), "misses": self.misses,
+        }
+
+
+def load_qa(path: Path, taxonomy: Taxonomy) -> list[QA]:
+    """Read and validate every row; the first bad row raises DataError with its line."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(path, None, f"cannot read: {exc}") from None
+    rows: list[QA] = []
+    for lineno, text in enumerate(lines, 1):
+        if not text.strip():
+            continue
+        try:
+            row = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DataError(path, lineno, f"not valid JSON ({exc.msg})") from None
+        if not isinstance(row, dict):
+            raise DataError(path, lineno, "a row must be a JSON object")
+        question, doc, wanted = row.get("question"), row.get("doc"), row.get("answer_contains")
+        category = taxonomy.find(row["category"]) if isinstance(row.get("category"), str) else None
+        if not isinstance(question, str) or not question.strip():
+            raise DataError(path, lineno, "empty or missing question")
+        if category is None:
+            raise DataError(path, lineno, f"unknown category {row.get('category')!r}")
+        if not isinstance(doc, str) or not doc.strip():
+            raise DataError(path, lineno, "missing doc")
+        if not isinstance(wanted, list) or not wanted or not all(isinstance(w, str) and w for w in wanted):
+            raise DataError(path, lineno, "answer_contains must be a non-empty list of strings")
+        rows.append(QA(question.strip(), category.code, doc.strip().strip("/"), wanted, lineno))
+    if not rows:
+        raise DataError(path, None, "no questions")
+    return rows
+
+
+def is_hit(hit: "Hit", qa: QA) -> bool:
+    """From the right file (sources are absolute paths; attachments end in `#name`) and holds the answer."""
+    source = hit.source.split("#", 1)[0].replace("\\", "/")
+    from_doc = source == qa.doc or source.endswith("/" + qa.doc)
+    return from_doc and any(answer in hit.text for answer in qa.answer_contains)
+
+
+def evaluate(retriever: Retriever, rows: list[QA], k: int, progress: bool = False) -> RetrievalReport:
+    from tqdm import tqdm
+
+    report = RetrievalReport(k=k)
+    predictions = retriever.classifier.classify_many([qa.question for qa in rows])
+    for qa, prediction in tqdm(list(zip(rows, predictions)), desc="questions", disable=not progress, unit="q"):
+        runs = {
+            "filter": retriever.retrieve(qa.question, k, code=prediction.code, prediction=prediction),
+            "no_filter": retriever.retrieve(qa.question, k, use_filter=False, prediction=prediction),
+            "widening": retriever.retrieve(qa.question, k, prediction=prediction),
+        }
+        report.questions += 1
+        report.classified_right += prediction.code == qa.code
+        report.paths[runs["widening"].path] += 1
+        missed = [mode for mode, run in runs.items() if not any(is_hit(h, qa) for h in run.hits)]
+        report.hits.update(mode for mode in MODES if mode not in missed)
+        if missed:
+            report.misses.append({
+                "line": qa.line, "question": qa.question, "doc": qa.doc, "category": qa.code,
+                "predicted": prediction.code, "confidence": round(prediction.confidence, 3),
+                "path": runs["widening"].path, "missed": missed,
+            })
+    return report

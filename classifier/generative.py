@@ -1,0 +1,94 @@
+"""The seed write-up's way to classify: let the model write its answer, then parse a label out of it.
+
+A baseline only. The model may write anything, so an answer holding no valid code (or name)
+counts as invalid: `Prediction.code` is "" and the raw text is kept in `outputs` for the report.
+The product's `LLMClassifier` scores the valid labels instead and can never answer off the list.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Sequence
+
+import torch
+
+from classifier.prediction import Prediction, clean_question
+from classifier.prompt import build_prompt
+from household.taxonomy import Taxonomy
+
+INVALID = ""
+
+
+class GenerativeClassifier:
+    """Greedy generation of a few tokens after the classification prompt, then parsing."""
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        taxonomy: Taxonomy,
+        label_mode: str = "code",
+        max_chars: int = 1000,
+        batch_size: int = 16,
+        max_new_tokens: int = 8,
+    ) -> None:
+        self.model, self.tokenizer, self.taxonomy = model, tokenizer, taxonomy
+        self.label_mode, self.max_chars, self.batch_size = label_mode, max_chars, batch_size
+        self.max_new_tokens = max_new_tokens
+        self.prompt = build_prompt(taxonomy, tokenizer, label_mode)
+        self.name = f"generate-{label_mode}"
+        self.outputs: dict[str, str] = {}  # question -> the model's raw answer, for reports
+        self._label_re = _label_pattern(taxonomy, label_mode)
+
+    def parse(self, text: str) -> str | None:
+        """The code of the first valid label in `text`, or None when there is none."""
+        if self.label_mode == "code":
+            found = self._label_re.search(text)
+            return found.group(0) if found else None
+        found = self._label_re.search(text.lower().replace("-", " ").replace("_", " "))
+        category = self.taxonomy.find(found.group(0)) if found else None
+        return category.code if category else None
+
+    def generate(self, questions: Sequence[str]) -> list[str]:
+        """Greedy answers, decoded without special tokens, for a batch of questions (left-padded)."""
+        rows = [
+            self.tokenizer(self.prompt.render(clean_question(q, self.max_chars)), add_special_tokens=False).input_ids
+            for q in questions
+        ]
+        width = max(len(r) for r in rows)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows])
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
+        device = next(self.model.parameters()).device
+        with torch.no_grad():
+            out = self.model.generate(
+                input_ids=ids.to(device),
+                attention_mask=mask.to(device),
+                max_new_tokens=self.max_new_tokens,
+                do_sample=False,
+                pad_token_id=pad,
+            )
+        return [self.tokenizer.decode(row[width:], skip_special_tokens=True).strip() for row in out.tolist()]
+
+    def classify(self, question: str) -> Prediction:
+        return self.classify_many([question])[0]
+
+    def classify_many(self, questions: Sequence[str]) -> list[Prediction]:
+        """One prediction per question; confidence 1 for a parsed label, an empty code when invalid."""
+        predictions: list[Prediction] = []
+        for start in range(0, len(questions), self.batch_size):
+            batch = list(questions[start : start + self.batch_size])
+            for question, text in zip(batch, self.generate(batch)):
+                self.outputs[question] = text
+                code = self.parse(text)
+                if code is None:
+                    predictions.append(Prediction(INVALID, INVALID, 0.0, []))
+                else:
+                    predictions.append(Prediction(code, self.taxonomy.by_code(code).name, 1.0, [(code, 1.0)]))
+        return predictions
+
+
+def _label_pattern(taxonomy: Taxonomy, label_mode: str) -> re.Pattern[str]:
+    """Codes match as whole capitalised words; names as whole lower-case words, longest first."""
+    labels = taxonomy.codes if label_mode == "code" else sorted((n.lower() for n in taxonomy.names), key=len, reverse=True)
+    return re.compile(r"(?<![A-Za-z])(?:" + "|".join(re.escape(label) for label in labels) + r")(?![A-Za-z])")

@@ -1,0 +1,83 @@
+"""Which category code a chunk gets: the user's word first, the classifier's guess last.
+
+Precedence: `--category NAME`, then the nearest folder named after a category (`garden-lights/`,
+`garden_lights/`), then a front-matter / `category:` field in the document, and only then the
+classifier, per chunk, with its confidence stored. The classifier is loaded on first need, so a
+corpus whose files are all labelled never loads a model.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from classifier.prediction import Classifier
+from household.errors import InputError
+from household.settings import Settings
+from household.taxonomy import Taxonomy
+from ingest.document import Document
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    code: str
+    confidence: float
+    origin: str  # flag | folder | front-matter | classifier
+
+
+class CategoryAssigner:
+    def __init__(
+        self, settings: Settings, taxonomy: Taxonomy, forced: str | None = None, classifier: Classifier | None = None
+    ) -> None:
+        self.settings, self.taxonomy = settings, taxonomy
+        self.forced = None
+        if forced:
+            category = taxonomy.find(forced)
+            if category is None:
+                raise InputError(f"unknown category {forced!r}; choose one of: {', '.join(taxonomy.names)}")
+            self.forced = Assignment(category.code, 1.0, "flag")
+        self._classifier = classifier
+
+    def before_reading(self, path: Path, root: Path) -> Assignment | None:
+        """The flag, else the nearest category-named folder between `root` (inclusive) and the file."""
+        if self.forced:
+            return self.forced
+        base = root if root.is_dir() else root.parent
+        try:
+            folders = [base.resolve().name, *path.parent.relative_to(base).parts]
+        except ValueError:
+            folders = [path.parent.name]
+        names = {c.name.lower(): c for c in self.taxonomy}
+        for folder in reversed(folders):
+            category = names.get(folder.lower().replace("-", " ").replace("_", " "))
+            if category is not None:  # names only: a folder called "oo" or "ec" is not a category code
+                return Assignment(category.code, 1.0, "folder")
+        return None
+
+    def from_document(self, document: Document) -> Assignment | None:
+        """A `category:` field (front matter, leading line, X-Category header, meta tag), if it names one."""
+        if not document.category:
+            return None
+        category = self.taxonomy.find(document.category)
+        if category is None:
+            log.warning("%s: category %r is not in the taxonomy; the classifier decides", document.source, document.category)
+            return None
+        return Assignment(category.code, 1.0, "front-matter")
+
+    def classify(self, texts: Sequence[str]) -> list[Assignment]:
+        """Per-chunk guesses; texts are cut to the classifier's input limit (the opening carries the topic)."""
+        limit = self.settings.max_question_chars
+        predictions = self._loaded_classifier().classify_many([text[:limit] for text in texts])
+        return [Assignment(p.code, float(p.confidence), "classifier") for p in predictions]
+
+    def _loaded_classifier(self) -> Classifier:
+        if self._classifier is None:
+            from classifier.registry import load_classifier
+
+            log.info("loading the classifier for documents without an explicit category")
+            self._classifier = load_classifier(self.settings, self.taxonomy)
+        return self._classifier

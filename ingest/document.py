@@ -1,0 +1,35 @@
+"""What a reader returns: a document as a list of records, the units the chunker packs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Record:
+    """A piece of a document. Atomic records (a CSV row, a calendar event, mail headers) are never split."""
+
+    text: str
+    atomic: bool = False
+
+
+@dataclass
+class Document:
+    """One readable unit of a file: the file itself, or an e-mail attachment (`mail.eml#bill.csv`).
+
+    `category` is the raw value of a front-matter / `category:` field, resolved against the taxonomy later.
+    `title` and `date` are empty where the format has none (Chroma metadata cannot hold None).
+    """
+
+    source: str
+    format: str
+    records: list[Record] = field(default_factory=list)
+    title: str = ""
+    date: str = ""
+    category: str = ""
+
+    @property
+    def label(self) -> str:
+        """What heads every chunk so a passage names its document even out of context."""
+        name = self.source.rsplit("/", 1)[-1]
+        return f"{self.title} ({name})" if self.title and self.title != name else name

@@ -1,0 +1,224 @@
+"""From paths on disk to chunks in the store: walk, read, chunk, categorize, embed, write.
+
+Each file is one unit of work. Its content hash decides whether anything is written at all (an
+unchanged, completely stored file is left alone), and its chunks reach the store in one
+`Store.write_file` call, so an interrupted run never leaves half a file behind and re-running
+finishes the job. A bad file is skipped with a one-line reason; the run goes on.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import logging
+import os
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from household.errors import DataError
+from household.settings import Settings
+from ingest.category import Assignment, CategoryAssigner
+from ingest.chunker import Chunk, Chunker
+from ingest.document import Document
+from ingest.readers import read, supported
+from ingest.store import Store, StoredFile
+
+log = logging.getLogger(__name__)
+
+EMBED_BATCH = 64  # chunks embedded between progress-bar updates
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: str
+
+
+@dataclass
+class Report:
+    ingested: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    chunks_written: int = 0
+    chunks_removed: int = 0
+    written: Counter = field(default_factory=Counter)  # chunks written now, per category code
+    store: dict = field(default_factory=dict)  # Store.stats() after the run
+    seconds: float = 0.0
+
+    @property
+    def read_anything(self) -> bool:
+        return bool(self.ingested or self.unchanged or self.removed)
+
+    def as_dict(self) -> dict:
+        out = asdict(self)
+        out["written"] = dict(self.written)
+        return out
+
+
+class Pipeline:
+    """Ingests files and folders into a `Store`; one instance per run."""
+
+    def __init__(
+        self, settings: Settings, store: Store, assigner: CategoryAssigner,
+        include: Sequence[str] = (), exclude: Sequence[str] = (),
+    ) -> None:
+        self.settings, self.store, self.assigner = settings, store, assigner
+        self.include, self.exclude = list(include), list(exclude)
+        tokens = min(settings.chunk_tokens, store.embedder.max_seq_length - 2)
+        self.chunker = Chunker(store.embedder.tokenizer, tokens, min(settings.chunk_overlap, tokens // 2 - 1))
+
+    def run(self, paths: Sequence[Path], sync: bool = False, progress: bool = False) -> Report:
+        from tqdm import tqdm
+
+        started = time.monotonic()
+        report = Report()
+        with self.store.writer():
+            stored = self.store.files()
+            found = [item for root in paths for item in self.discover(Path(root))]
+            report.skipped += [item for item in found if isinstance(item, Skipped)]
+            work = [item for item in found if not isinstance(item, Skipped)]
+            with tqdm(total=len(work), unit="file", disable=not progress) as files, tqdm(
+                unit="chunk", desc="chunks", disable=not progress, position=1
+            ) as chunks:
+                for path, root in work:
+                    files.set_postfix_str(path.name[-40:])
+                    self._ingest(path, root, stored, report, chunks)
+                    files.update()
+            if sync:
+                self._sync(paths, stored, report)
+            report.store = self.store.stats()
+        report.seconds = round(time.monotonic() - started, 2)
+        return report
+
+    def discover(self, root: Path) -> Iterator[tuple[Path, Path] | Skipped]:
+        """(file, the root it was found under) for every candidate file; hidden ones are ignored silently."""
+        if not root.is_dir():
+            yield (root, root)
+            return
+        top = root.resolve()
+        for folder, dirs, names in os.walk(root):
+            here = Path(folder)
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in dirs:
+                if (here / name).is_symlink() and not (here / name).resolve().is_relative_to(top):
+                    yield Skipped(str(here / name), "symlink leads outside the folder")
+            for name in sorted(names):
+                path = here / name
+                if name.startswith(".") or not self._wanted(path.relative_to(root).as_posix(), name):
+                    continue
+                if path.is_symlink() and not path.resolve().is_relative_to(top):
+                    yield Skipped(str(path), "symlink leads outside the folder")
+                else:
+                    yield (path, root)
+
+    def _wanted(self, relative: str, name: str) -> bool:
+        def matches(globs: list[str]) -> bool:
+            return any(fnmatch.fnmatch(relative, g) or fnmatch.fnmatch(name, g) for g in globs)
+
+        return (not self.include or matches(self.include)) and not matches(self.exclude)
+
+    def _ingest(self, path: Path, root: Path, stored: dict[str, StoredFile], report: Report, bar) -> None:
+        file = str(path.resolve())
+        fixed = self.assigner.before_reading(path, root)
+        try:
+            data = self._bytes(path)
+            content_hash = hashlib.sha256(data).hexdigest()
+            old = stored.get(file)
+            if old and old.complete(content_hash) and (fixed is None or set(old.categories) == {fixed.code}):
+                report.unchanged.append(file)
+                return
+            documents = read(file, data)
+        except DataError as exc:
+            report.skipped.append(Skipped(str(path), exc.problem))
+            return
+        except Exception as exc:  # a parser library choking on odd input must not end the run
+            log.debug("reading %s failed", path, exc_info=True)
+            report.skipped.append(Skipped(str(path), f"cannot parse ({type(exc).__name__}: {exc})".splitlines()[0]))
+            return
+        ids, texts, metadatas = self._chunks(file, content_hash, documents, fixed)
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), EMBED_BATCH):
+            vectors += self.store.embed(texts[start : start + EMBED_BATCH])
+            bar.update(len(texts[start : start + EMBED_BATCH]))
+        self.store.write_file(old.ids if old else [], ids, texts, metadatas, vectors)
+        stored[file] = StoredFile(file, list(ids), {content_hash}, len(ids), Counter(m["category"] for m in metadatas))
+        report.ingested.append(file)
+        report.chunks_written += len(ids)
+        report.written.update(m["category"] for m in metadatas)
+
+    def _bytes(self, path: Path) -> bytes:
+        """The file's bytes, after the checks that need no reading: kind, type, size."""
+        if not path.is_file():
+            raise DataError(path, None, "not a regular file" if path.exists() else "cannot read: the file does not exist")
+        if not supported(path.name):
+            raise DataError(path, None, f"unsupported file type {path.suffix.lower() or '(no extension)'}")
+        size, limit = path.stat().st_size / 1024 / 1024, self.settings.max_file_mb
+        if size > limit:
+            raise DataError(path, None, f"{size:.3g} MB is over the {limit:g} MB limit (max_file_mb)")
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise DataError(path, None, f"cannot read: {exc.strerror or exc}") from None
+
+    def _chunks(
+        self, file: str, content_hash: str, documents: list[Document], fixed: Assignment | None
+    ) -> tuple[list[str], list[str], list[dict]]:
+        ingested_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        parts = [(doc, chunk, assignment) for doc in documents for chunk, assignment in self._categorized(doc, documents[0], fixed)]
+        ids, texts, metadatas = [], [], []
+        position: Counter = Counter()
+        for doc, chunk, assignment in parts:
+            index = position[doc.source]
+            position[doc.source] += 1
+            meta = {
+                "source": doc.source, "file": file, "format": doc.format, "content_hash": content_hash,
+                "chunk_index": index, "file_chunks": len(parts), "category": assignment.code,
+                "category_confidence": round(assignment.confidence, 4), "category_origin": assignment.origin,
+                "ingested_at": ingested_at,
+            }
+            meta.update({key: value for key, value in (("title", doc.title), ("date", doc.date)) if value})
+            ids.append(f"{hashlib.sha1(doc.source.encode()).hexdigest()[:16]}-{content_hash[:12]}-{index}")
+            texts.append(chunk.text)
+            metadatas.append(meta)
+        return ids, texts, metadatas
+
+    def _categorized(self, doc: Document, parent: Document, fixed: Assignment | None) -> list[tuple[Chunk, Assignment]]:
+        """Chunks with their category: explicit for the whole document, else the classifier's.
+
+        Rows and events are classified one by one and only same-category neighbours share a chunk,
+        so a calendar mixing pool and car reminders is not filed under one of them.
+        """
+        explicit = fixed or self.assigner.from_document(doc) or self.assigner.from_document(parent)
+        if explicit:
+            return [(chunk, explicit) for chunk in self.chunker.chunk(doc)]
+        if doc.records and all(record.atomic for record in doc.records):
+            guesses = self.assigner.classify([record.text for record in doc.records])
+            chunks = self.chunker.chunk(doc, groups=[g.code for g in guesses])
+            return [(chunk, min((guesses[i] for i in chunk.records), key=lambda g: g.confidence)) for chunk in chunks]
+        chunks = self.chunker.chunk(doc)
+        return list(zip(chunks, self.assigner.classify([chunk.text for chunk in chunks])))
+
+    def _sync(self, paths: Sequence[Path], stored: dict[str, StoredFile], report: Report) -> None:
+        """Forget stored files under the given folders that no longer exist on disk."""
+        folders = [Path(p).resolve() for p in paths if Path(p).is_dir()]
+        gone = [f for f in stored if any(Path(f).is_relative_to(d) for d in folders) and not Path(f).exists()]
+        report.chunks_removed += self.store.delete_files(gone)
+        report.removed += gone
+        for file in gone:
+            del stored[file]
+
+
+def forget(store: Store, path: Path) -> tuple[list[str], int]:
+    """Remove a stored file, or every stored file under a folder (the path need not exist any more).
+
+    Returns the files removed and how many chunks went with them.
+    """
+    target = path.resolve()
+    with store.writer():
+        files = [f for f in store.files() if Path(f).is_relative_to(target)]
+        return files, store.delete_files(files)

@@ -1,0 +1,289 @@
+"""The category-aware Chroma collection, embedded on disk or on a Chroma server.
+
+Concurrency (one writer, many readers). Two Chroma clients that keep one on-disk folder open in
+different processes can hang or corrupt each other, so in embedded mode no client outlives one
+short operation: every read or write opens a client under `<store_dir>.lock`, works, closes it and
+releases the lock. A reader therefore always sees the last committed state, and waits at most for
+one file's commit. `household ingest` and `forget` also hold `<store_dir>.writer.lock` for the
+whole run, so two writers never interleave. With `chroma_url` set the server serializes access
+and one long-lived HTTP client is used instead.
+
+Distances are squared L2 between unit-length MiniLM vectors: distance = 2 - 2 * cosine, so 0 is
+identical, 2 unrelated, and `max_distance = 1.2` keeps hits with cosine >= 0.4.
+Chunk sources are absolute, resolved paths (attachments: `/abs/mail.eml#bill.csv`), so the same
+file reached from another working directory or through a symlink is still one source.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+from urllib.parse import urlparse
+
+from household.errors import ConfigError, ServiceError
+from household.settings import Settings
+
+if TYPE_CHECKING:
+    from chromadb.api.models.Collection import Collection
+    from sentence_transformers import SentenceTransformer
+
+log = logging.getLogger(__name__)
+
+LOCK_TIMEOUT_S = 120.0  # longest a reader waits for one file's commit before reporting the store busy
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    text: str
+    source: str
+    category: str
+    distance: float
+    metadata: dict
+
+
+@dataclass
+class StoredFile:
+    """What the store holds for one file: enough to tell unchanged, changed and half-written apart."""
+
+    file: str
+    ids: list[str] = field(default_factory=list)
+    hashes: set[str] = field(default_factory=set)
+    expected: int = 0
+    categories: Counter = field(default_factory=Counter)
+    ingested_at: str = ""
+
+    def complete(self, content_hash: str) -> bool:
+        """All chunks of this content are there and nothing else: a crash mid-write fails this test."""
+        return self.hashes == {content_hash} and len(self.ids) == self.expected
+
+
+class Store:
+    """The category-aware Chroma collection (settings.collection) with our embeddings."""
+
+    def __init__(self, settings: Settings, embedder: "SentenceTransformer | None" = None) -> None:
+        self.settings = settings
+        self._embedder = embedder
+        self._remote = None
+        self._max_batch = 0
+        self._chroma_settings: Any = None
+
+    @property
+    def embedder(self) -> "SentenceTransformer":
+        if self._embedder is None:
+            from household.models import load_embedder
+
+            self._embedder = load_embedder(self.settings.embedding_model)
+        return self._embedder
+
+    @property
+    def location(self) -> str:
+        return self.settings.chroma_url or str(self.settings.store_dir)
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        """Unit-length vectors, always ours: Chroma never embeds (it would download its own model)."""
+        if not texts:
+            return []
+        vectors = self.embedder.encode(
+            list(texts), batch_size=self.settings.batch_size, normalize_embeddings=True, convert_to_numpy=True
+        )
+        return vectors.tolist()
+
+    def search(self, query: str, k: int, codes: list[str] | None = None) -> list[Hit]:
+        """The k nearest chunks, restricted to the given category codes (None or empty: all)."""
+        if k <= 0 or not self._exists():
+            return []
+        where: dict[str, Any] | None = None
+        if codes:
+            where = {"category": codes[0]} if len(codes) == 1 else {"category": {"$in": list(codes)}}
+        vector = self.embed([query])
+        with self._session() as collection:
+            size = collection.count()
+            if size == 0:
+                return []
+            found = collection.query(
+                query_embeddings=vector, n_results=min(k, size), where=where,
+                include=["documents", "metadatas", "distances"],
+            )
+        rows = zip(found["ids"][0], found["documents"][0], found["metadatas"][0], found["distances"][0])
+        return [
+            Hit(id_, text, str(meta.get("source", "")), str(meta.get("category", "")), float(dist), dict(meta))
+            for id_, text, meta, dist in rows
+        ]
+
+    def chunks(self) -> Iterator[tuple[str, str, dict]]:
+        """(id, text, metadata) of every chunk, read page by page in one consistent snapshot."""
+        yield from self._all(include=["documents", "metadatas"])
+
+    def count(self) -> int:
+        if not self._exists():
+            return 0
+        with self._session() as collection:
+            return collection.count()
+
+    def files(self) -> dict[str, StoredFile]:
+        """Per-file state, keyed by the absolute path of the file on disk."""
+        files: dict[str, StoredFile] = {}
+        for id_, _, meta in self._all(include=["metadatas"]):
+            stored = files.setdefault(str(meta["file"]), StoredFile(str(meta["file"])))
+            stored.ids.append(id_)
+            stored.hashes.add(str(meta.get("content_hash", "")))
+            stored.expected = int(meta.get("file_chunks", 0))
+            stored.categories[str(meta.get("category", ""))] += 1
+            stored.ingested_at = max(stored.ingested_at, str(meta.get("ingested_at", "")))
+        return files
+
+    def sources(self) -> list[dict]:
+        """One row per stored file: file, its main category and all its categories, chunks, ingested at."""
+        return [
+            {
+                "file": f.file, "category": f.categories.most_common(1)[0][0], "categories": dict(f.categories),
+                "chunks": len(f.ids), "ingested_at": f.ingested_at,
+            }
+            for f in sorted(self.files().values(), key=lambda f: f.file)
+        ]
+
+    def stats(self) -> dict:
+        files = self.files().values()
+        categories: Counter = sum((f.categories for f in files), Counter())
+        return {"chunks": sum(categories.values()), "sources": len(files), "categories": dict(categories)}
+
+    @contextmanager
+    def writer(self) -> Iterator["Store"]:
+        """Hold the one-writer lock for a whole ingest or forget; a second writer is refused, not queued."""
+        from filelock import FileLock, Timeout
+
+        path = self._lock_path("writer.lock")
+        try:
+            with FileLock(path, timeout=1):
+                yield self
+        except Timeout:
+            raise ServiceError(f"another `household ingest` or `forget` is writing to {self.location}; wait for it to finish") from None
+
+    def write_file(self, old_ids: list[str], ids: list[str], texts: list[str], metadatas: list[dict], embeddings: list[list[float]]) -> None:
+        """Replace one file's chunks as one unit: upsert the new ones, then delete the old ones.
+
+        Readers are locked out for the duration, so they see the old file or the new one, never a mix.
+        If anything fails midway (an error, Ctrl-C), the chunks this call added are removed again; if the
+        process dies outright, `StoredFile.complete` fails on the next run and the file is rewritten.
+        """
+        new = set(ids)
+        stale = [i for i in old_ids if i not in new]
+        with self._session() as collection:
+            step = self._batch_size()
+            written: list[str] = []
+            try:
+                for start in range(0, len(ids), step):
+                    part = slice(start, start + step)
+                    collection.upsert(ids=ids[part], documents=texts[part], metadatas=metadatas[part], embeddings=embeddings[part])
+                    written += ids[part]
+                for start in range(0, len(stale), step):
+                    collection.delete(ids=stale[start : start + step])
+            except BaseException:
+                added = [i for i in written if i not in set(old_ids)]
+                for start in range(0, len(added), step):
+                    collection.delete(ids=added[start : start + step])
+                raise
+
+    def delete_files(self, files: list[str]) -> int:
+        """Remove every chunk of these files (absolute paths); returns how many chunks went."""
+        if not files or not self._exists():
+            return 0
+        with self._session() as collection:
+            before = collection.count()
+            for file in files:
+                collection.delete(where={"file": file})
+            return before - collection.count()
+
+    def _exists(self) -> bool:
+        return bool(self.settings.chroma_url) or self.settings.store_dir.exists()
+
+    def _all(self, include: list[str]) -> Iterator[tuple[str, str, dict]]:
+        if not self._exists():
+            return
+        rows: list[tuple[str, str, dict]] = []
+        with self._session() as collection:
+            page = self._batch_size()
+            offset = 0
+            while True:
+                got = collection.get(include=include, limit=page, offset=offset)
+                documents = got.get("documents") or [""] * len(got["ids"])
+                rows += [(i, d, dict(m)) for i, d, m in zip(got["ids"], documents, got["metadatas"])]
+                if len(got["ids"]) < page:
+                    break
+                offset += page
+        yield from rows
+
+    def _batch_size(self) -> int:
+        """Chroma's limit on ids per call, read from the client when the first session opened."""
+        return self._max_batch
+
+    def _lock_path(self, suffix: str) -> Path:
+        store = self.settings.store_dir
+        store.parent.mkdir(parents=True, exist_ok=True)
+        return store.with_name(f"{store.name}.{suffix}")
+
+    @contextmanager
+    def _session(self) -> Iterator["Collection"]:
+        """The collection for one short operation (see the module docstring for why it is short)."""
+        import chromadb
+        from chromadb.errors import ChromaError
+
+        try:
+            if self.settings.chroma_url:
+                yield self._collection(self._remote_client())
+                return  # the server serializes access; no lock needed
+            from filelock import FileLock, Timeout
+
+            try:
+                lock = FileLock(self._lock_path("lock"), timeout=LOCK_TIMEOUT_S)
+                lock.acquire()
+            except Timeout:
+                raise ServiceError(f"the store {self.location} stayed locked for {LOCK_TIMEOUT_S:.0f} s; is a process stuck?") from None
+            try:
+                client = chromadb.PersistentClient(path=str(self.settings.store_dir), settings=self._client_settings())
+                try:
+                    yield self._collection(client)
+                finally:
+                    client.close()
+            finally:
+                lock.release()
+        except ChromaError as exc:
+            raise ServiceError(f"Chroma store {self.location}: {exc}") from exc
+
+    def _collection(self, client: Any) -> "Collection":
+        self._max_batch = self._max_batch or client.get_max_batch_size()
+        try:
+            return client.get_or_create_collection(
+                self.settings.collection, embedding_function=None, configuration={"hnsw": {"space": "l2"}}
+            )
+        except ValueError as exc:
+            raise ConfigError(f"collection name {self.settings.collection!r}: {exc}") from exc
+
+    def _remote_client(self) -> Any:
+        if self._remote is None:
+            import chromadb
+
+            url = urlparse(self.settings.chroma_url if "//" in self.settings.chroma_url else f"http://{self.settings.chroma_url}")
+            try:
+                self._remote = chromadb.HttpClient(
+                    host=url.hostname or "127.0.0.1", port=url.port or (443 if url.scheme == "https" else 8000),
+                    ssl=url.scheme == "https", settings=self._client_settings(),
+                )
+                self._remote.heartbeat()
+            except Exception as exc:  # connection refused, DNS, TLS: all mean "the server is not there"
+                self._remote = None
+                raise ServiceError(f"cannot reach the Chroma server at {self.settings.chroma_url}: {exc}".splitlines()[0]) from exc
+        return self._remote
+
+    def _client_settings(self) -> Any:
+        """Chroma's own settings: no telemetry (nothing leaves the machine); built once, it is slow to build."""
+        if self._chroma_settings is None:
+            from chromadb.config import Settings as ChromaSettings
+
+            self._chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        return self._chroma_settings

@@ -1,0 +1,103 @@
+"""A whole `household finetune` run on the tiny model: the version folder, selection, gate, interruption."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+from peft import PeftModel
+
+from classifier.llm import LLMClassifier
+from classifier.registry import Registry, load_classifier
+from finetune.run import ENSEMBLE_WEIGHTS, finetune
+from finetune.trainer import FinetuneConfig
+from household.cli import main
+
+QUICK = FinetuneConfig(epochs=1, batch_size=16)
+
+
+def run_quick(settings, taxonomy, **kwargs):
+    return finetune(settings, taxonomy, QUICK, progress=False, latency_sample=2, **kwargs)
+
+
+def test_a_run_writes_a_complete_version_and_activates_it(tiny_settings, taxonomy, tiny_model_dir: Path) -> None:
+    outcome = run_quick(tiny_settings, taxonomy)
+    folder = tiny_settings.models_dir / "v0001"
+    assert outcome.activated and Registry(tiny_settings.models_dir).active().version == "v0001"
+    for name in ("adapter/adapter_config.json", "adapter/adapter_model.safetensors", "adapter/tokenizer.json",
+                 "config.json", "metrics.json", "predictions.jsonl", "report/report.md", "report/report.json",
+                 "report/loss.png"):
+        assert (folder / name).stat().st_size > 0, name
+    assert [p.name for p in tiny_settings.models_dir.iterdir() if p.name.endswith(".partial")] == []
+
+    config = json.loads((folder / "config.json").read_text())
+    assert config["label_mode"] == "code" and config["base_model"] == str(tiny_model_dir)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    selection = metrics["selection"]
+    assert selection["val_accuracy"][selection["winner"]] == max(selection["val_accuracy"].values())
+    assert selection["ensemble_weight"] in ENSEMBLE_WEIGHTS
+    assert selection["val_accuracy"]["ensemble"] == max(selection["ensemble_grid"].values())
+
+    rows = [json.loads(line) for line in (folder / "predictions.jsonl").read_text().splitlines()]
+    llm_rows = [r for r in rows if r["classifier"].startswith("LoRA")]
+    assert len(llm_rows) == metrics["data"]["test"] == metrics["test"]["llm"]["n"]
+    assert metrics["test_accuracy"] == round(sum(r["correct"] for r in llm_rows) / len(llm_rows), 4)
+
+    # The saved adapter, loaded the way the product loads it, reproduces the run's own predictions.
+    product = load_classifier(tiny_settings, taxonomy, "llm")
+    assert isinstance(product.model, PeftModel)
+    assert [p.code for p in product.classify_many([r["question"] for r in llm_rows])] == [r["predicted"] for r in llm_rows]
+
+
+def test_the_gate_refuses_a_worse_model_and_force_overrides(tiny_settings, taxonomy) -> None:
+    run_quick(tiny_settings, taxonomy)
+    registry = Registry(tiny_settings.models_dir)
+    metrics_file = registry.get("v0001").path / "metrics.json"
+    metrics = json.loads(metrics_file.read_text())
+    metrics["test_accuracy"] = 1.0  # the active version is now one no tiny model can match
+    metrics_file.write_text(json.dumps(metrics))
+
+    refused = run_quick(tiny_settings, taxonomy)
+    assert not refused.activated and refused.metrics["test_accuracy"] < 1.0
+    assert "NOT activated" in refused.reason and "v0001" in refused.reason
+    assert registry.active().version == "v0001"
+    assert [v.version for v in registry.versions()] == ["v0001", "v0002"]
+
+    result = CliRunner().invoke(main, ["finetune", "--epochs", "1", "--force"])
+    assert result.exit_code == 0, result.output
+    assert "v0003 is now active (--force)" in result.output
+    assert registry.active().version == "v0003"
+
+
+def test_an_interrupted_run_leaves_the_active_version_and_no_folder(tiny_settings, taxonomy, monkeypatch) -> None:
+    run_quick(tiny_settings, taxonomy)
+    real_score = LLMClassifier.score
+    training_calls = []
+
+    def interrupted(self, *args, **kwargs):
+        if torch.is_grad_enabled():  # a training step, not an evaluation
+            training_calls.append(1)
+            if len(training_calls) == 3:
+                raise KeyboardInterrupt
+        return real_score(self, *args, **kwargs)
+
+    monkeypatch.setattr(LLMClassifier, "score", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_quick(tiny_settings, taxonomy)
+    registry = Registry(tiny_settings.models_dir)
+    assert len(training_calls) == 3
+    assert registry.active().version == "v0001"
+    assert sorted(p.name for p in registry.dir.iterdir()) == ["active", "v0001"]
+    assert registry.next_version() == "v0002"
+
+
+def test_a_bad_feedback_file_stops_the_run_before_training(tiny_settings, tmp_path: Path) -> None:
+    bad = tmp_path / "fixes.jsonl"
+    bad.write_text('{"question": "pump is loud", "category": "pool"}\n{"question": "x", "category": "attic"}\n')
+    result = CliRunner().invoke(main, ["finetune", "--feedback", str(bad)])
+    assert result.exit_code == 1
+    assert result.output.strip() == f"Error: {bad}:2: unknown category 'attic' (see `household categories`)"
+    assert not tiny_settings.models_dir.exists() or not any(tiny_settings.models_dir.iterdir())

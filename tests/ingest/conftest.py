@@ -1,0 +1,47 @@
+"""Fixtures for the ingest tests: copies of the fixture files, a real on-disk store, a real classifier."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from household.settings import Settings
+from household.taxonomy import Taxonomy
+from ingest.category import CategoryAssigner
+from ingest.pipeline import Pipeline, Report
+from ingest.store import Store
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def docs(tmp_path: Path) -> Path:
+    """A writable copy of the one-file-per-format fixtures."""
+    return Path(shutil.copytree(FIXTURES / "docs", tmp_path / "docs"))
+
+
+@pytest.fixture
+def store(settings: Settings, embedder) -> Store:
+    return Store(settings, embedder)
+
+
+@pytest.fixture(scope="session")
+def router(embedder, taxonomy: Taxonomy):
+    """A real embedding classifier that needs no training: cosine to each category's scope note."""
+    from classifier.embedding import ZeroShotRouter
+
+    return ZeroShotRouter(embedder, taxonomy)
+
+
+@pytest.fixture
+def ingest(settings: Settings, store: Store, taxonomy: Taxonomy, router):
+    """Run the pipeline as `household ingest` would, with the router standing in for the trained classifier."""
+
+    def run(*paths: Path, category: str | None = None, include=(), exclude=(), sync: bool = False, **changes) -> Report:
+        changed = settings.replace(**changes)
+        assigner = CategoryAssigner(changed, taxonomy, category, classifier=router)
+        return Pipeline(changed, store, assigner, include, exclude).run(list(paths), sync=sync)
+
+    return run

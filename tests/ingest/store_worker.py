@@ -1,0 +1,70 @@
+"""A second process for the concurrency test: `ingest FOLDER ROUNDS` rewrites and re-ingests, `search` reads.
+
+Both wait for each other's `<name>.ready` marker in the current directory, so the reads really
+happen while the writes do. The reader checks every snapshot it gets for half-written files.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from household.settings import Settings
+from household.taxonomy import Taxonomy
+from ingest.category import CategoryAssigner
+from ingest.pipeline import Pipeline
+from ingest.store import Store
+
+
+def wait_for(name: str, timeout: float = 240.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not Path(name).exists():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"gave up waiting for {name}")
+        time.sleep(0.05)
+
+
+def ingest(folder: Path, rounds: int) -> None:
+    settings = Settings.load()
+    store = Store(settings)
+    store.embed(["warm up"])
+    Path("writer.ready").touch()
+    wait_for("reader.ready")
+    pipeline = Pipeline(settings, store, CategoryAssigner(settings, Taxonomy.load(settings.taxonomy_file), "pool"))
+    for round_ in range(rounds):
+        for file in sorted(folder.iterdir()):
+            file.write_text(f"Round {round_} of {file.stem}.\n\n" + f"Pump log line for round {round_}. " * 120)
+        report = pipeline.run([folder])
+        assert len(report.ingested) == len(list(folder.iterdir())), report
+    Path("writer.done").touch()
+
+
+def search() -> None:
+    store = Store(Settings.load())
+    store.embed(["warm up"])
+    Path("reader.ready").touch()
+    wait_for("writer.ready")
+    snapshots, problems, rounds = 0, [], set()
+    while True:
+        done = Path("writer.done").exists()
+        for file in store.files().values():
+            if len(file.hashes) != 1 or not file.complete(next(iter(file.hashes))):
+                problems.append(f"{file.file}: {len(file.ids)} chunks of {file.expected}, {len(file.hashes)} versions")
+        versions: dict[str, set[str]] = {}
+        for hit in store.search("pump log", 40):
+            versions.setdefault(hit.metadata["file"], set()).add(hit.metadata["content_hash"])
+            rounds.update(line.split(" of ")[0] for line in hit.text.splitlines() if line.startswith("Round "))
+        problems += [f"one search saw {len(v)} versions of {f}" for f, v in versions.items() if len(v) > 1]
+        snapshots += 1
+        if done:
+            break
+    print(json.dumps({"snapshots": snapshots, "problems": problems, "rounds": sorted(rounds)}))
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "ingest":
+        ingest(Path(sys.argv[2]), int(sys.argv[3]))
+    else:
+        search()

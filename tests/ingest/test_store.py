@@ -1,0 +1,167 @@
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from household.errors import ServiceError
+from ingest.store import Store
+
+WORKER = Path(__file__).parent / "store_worker.py"
+
+
+def put(store: Store, source: str, texts: list[str], code: str) -> list[str]:
+    """Write one file's chunks directly, as the pipeline would."""
+    ids = [f"{Path(source).name}-{i}" for i in range(len(texts))]
+    metas = [
+        {"source": source, "file": source, "content_hash": "h" + source, "chunk_index": i, "file_chunks": len(texts),
+         "category": code, "category_confidence": 1.0, "category_origin": "flag", "ingested_at": "2025-01-01T00:00:00+00:00"}
+        for i in range(len(texts))
+    ]
+    store.write_file([], ids, texts, metas, store.embed(texts))
+    return ids
+
+
+@pytest.fixture
+def filled(store: Store, taxonomy) -> Store:
+    put(store, "/h/pool.md", ["The pool pump hums at night.", "Pool filter cartridge replaced."], taxonomy.by_name("pool").code)
+    put(store, "/h/fountain.md", ["The fountain pump clogged with algae."], taxonomy.by_name("fountain").code)
+    put(store, "/h/heater.md", ["Water heater anode rod replaced."], taxonomy.by_name("water heater").code)
+    return store
+
+
+def test_an_empty_store_answers_without_creating_anything(store, settings):
+    assert store.search("pump", 5) == [] and store.count() == 0 and list(store.chunks()) == []
+    assert store.sources() == [] and store.stats() == {"chunks": 0, "sources": 0, "categories": {}}
+    assert not settings.store_dir.exists()
+
+
+def test_search_filters_by_no_one_or_several_category_codes(filled, taxonomy):
+    pool, fountain = taxonomy.by_name("pool").code, taxonomy.by_name("fountain").code
+    everything = filled.search("pump", 10)
+    assert len(everything) == 4 and {h.category for h in everything} == {pool, fountain, taxonomy.by_name("water heater").code}
+    assert filled.search("pump", 10, []) == everything
+    assert {h.category for h in filled.search("pump", 10, [pool])} == {pool}
+    assert {h.category for h in filled.search("pump", 10, [pool, fountain])} == {pool, fountain}
+    assert [h.distance for h in everything] == sorted(h.distance for h in everything)
+    best = everything[0]
+    assert "pump" in best.text and best.source == best.metadata["source"] and 0 <= best.distance <= 4
+
+
+def test_distances_are_squared_l2_of_unit_vectors(filled):
+    hit = filled.search("The pool pump hums at night.", 1)[0]
+    assert hit.distance == pytest.approx(0.0, abs=1e-4)
+    query, text = filled.embed(["fountain algae", hit.text])
+    cosine = sum(a * b for a, b in zip(query, text))
+    assert [h for h in filled.search("fountain algae", 4) if h.id == hit.id][0].distance == pytest.approx(2 - 2 * cosine, abs=1e-3)
+
+
+def test_chunks_sources_and_stats(filled, taxonomy):
+    rows = list(filled.chunks())
+    assert len(rows) == filled.count() == 4
+    assert {meta["file"] for _, _, meta in rows} == {"/h/pool.md", "/h/fountain.md", "/h/heater.md"}
+    sources = {s["file"]: s for s in filled.sources()}
+    assert sources["/h/pool.md"]["chunks"] == 2 and sources["/h/pool.md"]["category"] == taxonomy.by_name("pool").code
+    assert filled.stats() == {"chunks": 4, "sources": 3, "categories": {taxonomy.by_name(n).code: c for n, c in [("pool", 2), ("fountain", 1), ("water heater", 1)]}}
+
+
+def test_writes_are_split_into_batches_the_client_accepts(store, monkeypatch, taxonomy):
+    sizes = []
+    from chromadb.api.models.Collection import Collection
+
+    real = Collection.upsert
+    monkeypatch.setattr(Collection, "upsert", lambda self, **kw: (sizes.append(len(kw["ids"])), real(self, **kw))[1])
+    monkeypatch.setattr(Store, "_batch_size", lambda self: 3)
+    put(store, "/h/many.md", [f"line {i}" for i in range(7)], taxonomy.by_name("general").code)
+    assert sizes == [3, 3, 1] and store.count() == 7
+
+
+def test_a_second_writer_is_refused(store):
+    with store.writer():
+        with pytest.raises(ServiceError, match="another `household ingest`"):
+            with Store(store.settings).writer():
+                pass
+
+
+def test_an_unreachable_server_is_a_service_error(settings, embedder):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    store = Store(settings.replace(chroma_url=f"http://127.0.0.1:{port}"), embedder)
+    with pytest.raises(ServiceError, match="cannot reach the Chroma server"):
+        store.count()
+
+
+@pytest.fixture
+def chroma_server(tmp_path):
+    binary = Path(sys.executable).with_name("chroma")
+    if not binary.exists():
+        pytest.skip(f"the chroma CLI is not installed next to {sys.executable} (pip install chromadb)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = (tmp_path / "chroma.log").open("w")
+    server = subprocess.Popen([binary, "run", "--path", tmp_path / "server-data", "--host", "127.0.0.1", "--port", str(port)], stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"chroma run did not come up: {(tmp_path / 'chroma.log').read_text()[-2000:]}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def test_server_mode_ingests_searches_and_stays_idempotent(chroma_server, settings, embedder, taxonomy, docs):
+    from ingest.category import CategoryAssigner
+    from ingest.pipeline import Pipeline
+
+    remote = settings.replace(chroma_url=chroma_server)
+    store = Store(remote, embedder)
+    first = Pipeline(remote, store, CategoryAssigner(remote, taxonomy, "pool")).run([docs])
+    assert first.chunks_written == store.count() > 0 and not settings.store_dir.exists()
+    hits = store.search("pool pump quote", 3, [taxonomy.by_name("pool").code])
+    assert hits and all(h.category == taxonomy.by_name("pool").code for h in hits)
+    again = Pipeline(remote, Store(remote, embedder), CategoryAssigner(remote, taxonomy, "pool")).run([docs])
+    assert again.chunks_written == 0 and len(again.unchanged) == len(first.ingested)
+    assert store.stats()["sources"] == len(first.ingested)
+
+
+def test_one_process_ingests_while_another_searches(tmp_path, settings):
+    folder = tmp_path / "pool"
+    folder.mkdir()
+    for i in range(6):
+        (folder / f"log-{i}.txt").write_text("placeholder")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2]), os.environ.get("PYTHONPATH", "")])}
+    writer = subprocess.Popen([sys.executable, WORKER, "ingest", folder, "3"], env=env, stderr=subprocess.PIPE, text=True)
+    reader = subprocess.Popen([sys.executable, WORKER, "search"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _, writer_err = writer.communicate(timeout=500)
+        reader_out, reader_err = reader.communicate(timeout=120)
+    finally:
+        for process in (writer, reader):
+            process.kill()
+    assert writer.returncode == 0, writer_err[-3000:]
+    assert reader.returncode == 0, reader_err[-3000:]
+    result = json.loads(reader_out.strip().splitlines()[-1])
+    assert result["problems"] == []
+    assert result["snapshots"] >= 3 and len(result["rounds"]) >= 2, f"the reader should see the store change: {result}"
+    final = Store(settings).files()
+    assert len(final) == 6 and all(f.complete(next(iter(f.hashes))) for f in final.values())
+    assert {line for _, text, _ in Store(settings).chunks() for line in text.splitlines() if line.startswith("Round ")} >= {"Round 2 of log-0."}
