@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from chatbot.generator import Generator, load_generator
 from chatbot.retrieval import Retrieval, Retriever
 from classifier.prediction import Classifier
+from household.errors import InputError
 from household.settings import Settings
 from household.taxonomy import Taxonomy
 
@@ -59,8 +60,12 @@ class Assistant:
     def retriever(self) -> Retriever:
         return self._once("retriever", lambda: Retriever(self.settings, self.store, self.classifier))
 
-    def retrieve(self, question: str, code: str | None = None, k: int | None = None, use_filter: bool = True) -> Retrieval:
+    def retrieve(
+        self, question: str, code: str | None = None, k: int | None = None, use_filter: bool = True
+    ) -> Retrieval:
         """Classify and search; `code` forces a category (the user corrected the tag)."""
+        if code is not None and code not in self.taxonomy.codes:
+            raise InputError(f"unknown category code {code!r}; see `household categories`")
         return self.retriever.retrieve(question, k=k, code=code, use_filter=use_filter)
 
     def answer(self, retrieval: Retrieval) -> Iterator[str]:
@@ -68,10 +73,11 @@ class Assistant:
         yield from self.generator.stream(retrieval.question, retrieval.hits)
 
     def model_version(self) -> str:
-        """What produced the category tags: the active adapter version, "embedding", or "base" (untuned LLM)."""
+        """What produced the category tags: the active adapter version for an LLM classifier ("base" before
+        any fine-tune), else the classifier's name ("embedding")."""
         from classifier.registry import Registry
 
-        if self.classifier.name == "embedding":
-            return "embedding"
+        if self.classifier.name not in ("llm", "ensemble"):
+            return self.classifier.name
         active = Registry(self.settings.models_dir).active()
         return active.version if active else "base"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -43,9 +42,9 @@ def hit_dict(hit: "Hit", rank: int, app: App) -> dict[str, Any]:
 
     category = app.taxonomy.by_code(hit.category).name if hit.category in app.taxonomy.codes else hit.category
     return {
-        "rank": rank, "id": hit.id, "source": hit.source, "name": source_name(hit), "title": hit.metadata.get("title", ""),
-        "date": hit.metadata.get("date", ""), "code": hit.category, "category": category,
-        "distance": round(hit.distance, 4), "text": hit.text,
+        "rank": rank, "id": hit.id, "source": hit.source, "name": source_name(hit),
+        "title": hit.metadata.get("title", ""), "date": hit.metadata.get("date", ""),
+        "code": hit.category, "category": category, "distance": round(hit.distance, 4), "text": hit.text,
     }
 
 
@@ -159,7 +158,7 @@ def search(app: App, question: str, k: int | None, category: str | None, no_filt
 @click.argument("qa_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--corpus", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Ingest this folder into a temporary store and evaluate on it (default: the configured store).")
-@click.option("-k", "k", type=click.IntRange(1, 100), default=5, show_default=True, help="Chunks retrieved per question.")
+@click.option("-k", "k", type=click.IntRange(1, 100), default=5, show_default=True, help="Chunks per question.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable report, with every miss.")
 @pass_app
 def eval_retrieval(app: App, qa_file: Path, corpus: Path | None, k: int, as_json: bool) -> None:
@@ -294,7 +293,8 @@ def ui(ctx: click.Context, port: int | None, host: str | None) -> None:
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
     ]
     click.echo(f"Serving the chat on http://{host or settings.ui_host}:{port or settings.ui_port} (Ctrl-C stops it)")
-    sys.exit(subprocess.call(command, env=env))
+    sys.stdout.flush()
+    os.execve(sys.executable, command, env)  # become streamlit, so signals (Ctrl-C, kill) reach it directly
 
 
 commands = [ask, search, eval_retrieval, feedback, ui]

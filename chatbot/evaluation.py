@@ -102,7 +102,8 @@ def evaluate(retriever: Retriever, rows: list[QA], k: int, progress: bool = Fals
 
     report = RetrievalReport(k=k)
     predictions = retriever.classifier.classify_many([qa.question for qa in rows])
-    for qa, prediction in tqdm(list(zip(rows, predictions)), desc="questions", disable=not progress, unit="q"):
+    pairs = list(zip(rows, predictions, strict=True))
+    for qa, prediction in tqdm(pairs, desc="questions", unit="q", disable=not progress):
         runs = {
             "filter": retriever.retrieve(qa.question, k, code=prediction.code, prediction=prediction),
             "no_filter": retriever.retrieve(qa.question, k, use_filter=False, prediction=prediction),

@@ -14,7 +14,7 @@ import logging
 import re
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
@@ -62,52 +62,54 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
+@dataclass(frozen=True)
+class _Snapshot:
+    """The store's chunks as BM25 saw them; replaced whole, so a search never mixes two versions."""
+
+    size: int
+    ids: list[str]
+    chunks: dict[str, tuple[str, dict]]
+    categories: np.ndarray
+    bm25: Any
+
+
 class LexicalIndex:
     """BM25 over every chunk in the store; built on first use and rebuilt when the store's size changes."""
 
     def __init__(self, store: "Store") -> None:
         self.store = store
         self._lock = threading.Lock()
-        self._size = -1
-        self._bm25 = None
-        self._ids: list[str] = []
-        self._texts: list[str] = []
-        self._metadata: list[dict] = []
-        self._categories = np.array([], dtype=object)
+        self._snapshot: _Snapshot | None = None
 
-    def _fresh(self) -> None:
-        import bm25s
-
+    def _fresh(self) -> _Snapshot:
         with self._lock:
             size = self.store.count()
-            if size == self._size:
-                return
-            rows = list(self.store.chunks())
-            self._ids = [r[0] for r in rows]
-            self._texts = [r[1] for r in rows]
-            self._metadata = [dict(r[2]) for r in rows]
-            self._categories = np.array([m.get("category", "") for m in self._metadata], dtype=object)
-            corpus = [tokenize(text) or [""] for text in self._texts]
-            self._bm25 = bm25s.BM25()
-            if corpus:
-                self._bm25.index(corpus, show_progress=False)
-            self._size = size
+            if self._snapshot is None or self._snapshot.size != size:
+                self._snapshot = self._build(size)
+            return self._snapshot
 
-    def search(self, question: str, n: int, codes: Sequence[str] | None = None) -> list[tuple[str, float]]:
-        """(chunk id, BM25 score) of up to `n` chunks sharing a word with the question, best first."""
-        self._fresh()
-        terms = [t for t in tokenize(question) if t in self._bm25.vocab_dict] if self._ids else []
+    def _build(self, size: int) -> _Snapshot:
+        import bm25s
+
+        logging.getLogger("bm25s").setLevel(logging.NOTSET)  # it forces DEBUG on import; follow the app's level
+        rows = list(self.store.chunks())
+        bm25 = bm25s.BM25()
+        if rows:
+            bm25.index([tokenize(text) or [""] for _, text, _ in rows], show_progress=False)
+        categories = np.array([meta.get("category", "") for _, _, meta in rows], dtype=object)
+        return _Snapshot(size, [i for i, _, _ in rows], {i: (t, dict(m)) for i, t, m in rows}, categories, bm25)
+
+    def search(self, question: str, n: int, codes: Sequence[str] | None = None) -> list[tuple[str, str, dict]]:
+        """(id, text, metadata) of up to `n` chunks sharing a word with the question, best BM25 score first."""
+        snapshot = self._fresh()
+        terms = [t for t in tokenize(question) if t in snapshot.bm25.vocab_dict] if snapshot.ids else []
         if not terms:
             return []
-        scores = self._bm25.get_scores(terms)
+        scores = snapshot.bm25.get_scores(terms)
         if codes is not None:
-            scores = np.where(np.isin(self._categories, list(codes)), scores, 0.0)
+            scores = np.where(np.isin(snapshot.categories, list(codes)), scores, 0.0)
         order = np.argsort(-scores, kind="stable")[:n]
-        return [(self._ids[i], float(scores[i])) for i in order if scores[i] > 0]
-
-    def chunk(self, chunk_id: str) -> tuple[str, dict]:
-        i = self._ids.index(chunk_id)
-        return self._texts[i], self._metadata[i]
+        return [(snapshot.ids[i], *snapshot.chunks[snapshot.ids[i]]) for i in order if scores[i] > 0]
 
 
 def fuse(rankings: Iterable[Sequence[str]], k: int = RRF_K) -> list[str]:
@@ -150,7 +152,7 @@ class Retriever:
         if prediction.code == self.catch_all:
             return Retrieval(question, prediction, "general", None, self.search(question, k, None))
         ranked = [c for c, _ in prediction.ranking]
-        steps: list[tuple[str, list[str] | None]] = [("widened-2", ranked[:2]), ("widened-3", ranked[:3])]
+        steps: list[tuple[str, list[str]]] = [("widened-2", ranked[:2]), ("widened-3", ranked[:3])]
         if prediction.confidence >= self.settings.min_confidence:
             steps.insert(0, ("filtered", ranked[:1]))
         for path, codes in steps:
@@ -163,7 +165,9 @@ class Retriever:
         return Retrieval(question, prediction, "unfiltered", None, self.search(question, k, None))
 
     def _enough(self, hits: list["Hit"]) -> bool:
-        return len(hits) >= self.settings.min_hits and min(h.distance for h in hits) <= self.settings.max_distance
+        if len(hits) < self.settings.min_hits:
+            return False
+        return not hits or min(h.distance for h in hits) <= self.settings.max_distance
 
     def search(self, question: str, k: int, codes: list[str] | None) -> list["Hit"]:
         """The top `k` chunks by fused vector and BM25 ranks, within `codes` (None: all)."""
@@ -171,22 +175,23 @@ class Retriever:
         if self.lexical is None:
             return dense[:k]
         lexical = self.lexical.search(question, k * self.depth, codes)
-        ids = fuse([[h.id for h in dense], [chunk_id for chunk_id, _ in lexical]])[:k]
+        ids = fuse([[h.id for h in dense], [row[0] for row in lexical]])[:k]
         by_id = {h.id: h for h in dense}
-        missing = [i for i in ids if i not in by_id]
-        by_id.update(self._lexical_hits(question, missing))
+        by_id.update(self.lexical_hits(question, [row for row in lexical if row[0] in ids and row[0] not in by_id]))
         return [by_id[i] for i in ids]
 
-    def _lexical_hits(self, question: str, ids: list[str]) -> dict[str, "Hit"]:
-        """Hits found by BM25 alone, with the distance the store would have given them (squared L2 of unit vectors)."""
-        if not ids:
+    def lexical_hits(self, question: str, rows: list[tuple[str, str, dict]]) -> dict[str, "Hit"]:
+        """Chunks found by BM25 alone, as Hits with the distance the store would give them.
+
+        The store's distance is squared L2 between unit vectors (see ingest/store.py): 2 - 2 cos.
+        """
+        if not rows:
             return {}
         from ingest.store import Hit
 
-        chunks = [self.lexical.chunk(i) for i in ids]
-        vectors = np.asarray(self.store.embed([question] + [text for text, _ in chunks]), dtype=np.float32)
+        vectors = np.asarray(self.store.embed([question] + [text for _, text, _ in rows]), dtype=np.float32)
         distances = 2.0 - 2.0 * vectors[1:] @ vectors[0]
         return {
-            i: Hit(i, text, meta.get("source", ""), meta.get("category", ""), float(d), meta)
-            for i, (text, meta), d in zip(ids, chunks, distances)
+            i: Hit(i, text, str(meta.get("source", "")), str(meta.get("category", "")), float(d), meta)
+            for (i, text, meta), d in zip(rows, distances, strict=True)
         }

@@ -10,6 +10,7 @@ every question, so a question costs only its own tokens.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -22,6 +23,22 @@ from household.settings import Settings
 from household.taxonomy import Taxonomy
 
 PrefixKV = list[tuple[torch.Tensor, torch.Tensor]]
+
+
+@dataclass
+class Layout:
+    """One scoring pass: model inputs, and which (row, position) predicts which label token."""
+
+    inputs: dict[str, Any]
+    picks: list[tuple[int, int, int, int]]  # (row, position, token, row * n_cands + candidate)
+    n_rows: int
+    n_cands: int
+    lengths: list[int]
+
+
+def additive_mask(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """[B, Q, K] booleans -> the [B, 1, Q, K] additive float mask attention layers take as-is."""
+    return torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)[:, None]
 
 
 class LLMClassifier:
@@ -114,6 +131,22 @@ class LLMClassifier:
         uses that one (training passes a fresh one that carries gradients); False runs the
         prefix inside every row (the uncached baseline, and gradient checkpointing).
         """
+        layout = self.layout(questions, candidates, prefix)
+        hidden = self._decoder()(**layout.inputs).last_hidden_state
+        return self.gather(hidden, layout)
+
+    def layout(
+        self,
+        questions: Sequence[str],
+        candidates: Sequence[Sequence[int]] | None = None,
+        prefix: PrefixKV | None | bool = True,
+    ) -> "Layout":
+        """Token rows, positions and a tree-shaped attention mask for one scoring pass.
+
+        Each row is [question span][branch of label 1][branch of label 2]...: every branch sees
+        the prefix and the question but not the other branches, so all labels are scored in a
+        single forward pass, and the question's tokens are computed once, not once per label.
+        """
         n_labels = len(self.label_ids)
         cands = [list(range(n_labels))] * len(questions) if candidates is None else [list(c) for c in candidates]
         n_cands = len(cands[0])
@@ -154,26 +187,27 @@ class LLMClassifier:
                 )
                 start += k
             allowed[b, start:, 0] = True  # padding rows look at one key so softmax stays finite
-        mask = torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)
-
-        kwargs = {}
+        inputs: dict[str, Any] = {
+            "input_ids": ids.to(device),
+            "attention_mask": additive_mask(allowed, dtype).to(device),
+            "position_ids": positions.to(device),
+            "use_cache": kv is not None,
+        }
         if kv is not None:
             layers = [(k.expand(len(rows), -1, -1, -1), v.expand(len(rows), -1, -1, -1)) for k, v in kv]
-            kwargs["past_key_values"] = DynamicCache(layers, config=self.model.config)
-        hidden = self._decoder()(
-            input_ids=ids.to(device),
-            attention_mask=mask[:, None].to(device),
-            position_ids=positions.to(device),
-            use_cache=kv is not None,
-            **kwargs,
-        ).last_hidden_state
+            inputs["past_key_values"] = DynamicCache(layers, config=self.model.config)
+        return Layout(inputs, picks, len(cands), n_cands, [len(r) for r in rows])
+
+    def gather(self, hidden: torch.Tensor, layout: "Layout") -> torch.Tensor:
+        """Sum the log-probabilities of the picked label tokens into a [B, C] table."""
+        picks, device = layout.picks, hidden.device
         places = {place: i for i, place in enumerate(dict.fromkeys((r, p) for r, p, _, _ in picks))}
         rows_, pos_ = (torch.tensor(col, device=device) for col in zip(*places))
         logp = torch.log_softmax(self._head()(hidden[rows_, pos_]).float(), -1)
         at = torch.tensor([places[(r, p)] for r, p, _, _ in picks], device=device)
         tokens_, slots_ = (torch.tensor(col, device=device) for col in list(zip(*picks))[2:])
-        picked = logp[at, tokens_]
-        return torch.zeros(len(cands) * n_cands, device=device).index_add(0, slots_, picked).view(len(cands), n_cands)
+        total = torch.zeros(layout.n_rows * layout.n_cands, device=device)
+        return total.index_add(0, slots_, logp[at, tokens_]).view(layout.n_rows, layout.n_cands)
 
     def classify(self, question: str) -> Prediction:
         return self.classify_many([question])[0]

@@ -8,17 +8,18 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import click
+from click.core import ParameterSource
 
 from household.app import App, pass_app
 
 
 def _as_command(ctx: click.Context) -> str:
-    """The command line that reproduces this run (for the report)."""
-    parts = [ctx.command_path]
+    """The command line that reproduces this run, for the report: the options the user gave."""
+    parts = ["household", *ctx.command_path.split()[1:]]
     for param in ctx.command.params:
-        value = ctx.params.get(param.name)
-        if value in (None, False) or (isinstance(value, tuple) and not value):
+        if ctx.get_parameter_source(param.name) is not ParameterSource.COMMANDLINE:
             continue
+        value = ctx.params[param.name]
         flag = param.opts[0] if isinstance(param, click.Option) else ""
         parts.append(flag if value is True else f"{flag} {value}".strip())
     return " ".join(parts)

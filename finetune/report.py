@@ -51,7 +51,7 @@ def write_report(
     files["json"] = out_dir / "report.json"
     files["json"].write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     files["markdown"] = out_dir / "report.md"
-    files["markdown"].write_text(markdown(summary, results, files, before, after), encoding="utf-8")
+    files["markdown"].write_text(markdown(summary, results, files, version, before, after), encoding="utf-8")
     return files
 
 
@@ -76,10 +76,10 @@ def _ms(x: float | None) -> str:
 
 
 def markdown(
-    summary: dict[str, Any], results: Sequence[Result], files: dict[str, Path], before: str | None, after: str | None
+    summary: dict[str, Any], results: Sequence[Result], files: dict[str, Path], version: dict[str, Any] | None,
+    before: str | None, after: str | None,
 ) -> str:
     evaluations = {r.name: r for r in results if isinstance(r, Evaluation)}
-    version = summary["version"]
     lines = [f"# {summary['title']}", ""]
     n = len(next(iter(evaluations.values())).records) if evaluations else 0
     if before in evaluations and after in evaluations:
@@ -287,8 +287,10 @@ def plot_loss(history: Sequence[dict[str, Any]], path: Path) -> Path:
     epochs = [row for row in history if "val_accuracy" in row]
     if epochs:
         last_step = {row["epoch"]: row["step"] for row in history if "loss" in row}  # an epoch's last step
-        twin = ax.twinx()
         xs = [last_step.get(row["epoch"], 0) for row in epochs]
+        if all("val_loss" in row for row in epochs):
+            ax.plot(xs, [row["val_loss"] for row in epochs], "s--", color="#3060c0", label="validation loss")
+        twin = ax.twinx()
         twin.plot(xs, [100 * row["val_accuracy"] for row in epochs], "o-", color="#d05020", label="validation accuracy")
         twin.set_ylabel("validation accuracy (%)")
         twin.set_ylim(0, 100)

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from classifier.dataset import Example
 from classifier.llm import LLMClassifier
+from finetune.trunk import Trunk
 from household.models import best_device
 
 ALL_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -128,6 +129,9 @@ def train(
     total = steps_per_epoch * config.epochs
     warmup = max(1, int(total * config.warmup_ratio))
     label_index = {code: i for i, code in enumerate(llm.taxonomy.codes)}
+    n_layers = model.config.num_hidden_layers
+    use_trunk = bool(config.top_layers) and config.top_layers < n_layers and not config.gradient_checkpointing
+    trunk = Trunk(llm, n_layers - config.top_layers, train) if use_trunk else None
     best_state: dict[str, torch.Tensor] | None = None
     stale, step, seen, train_seconds = 0, 0, 0, 0.0
     start = time.perf_counter()
@@ -138,10 +142,13 @@ def train(
         for batch in batches(train, config.batch_size, rng):
             for group in optimizer.param_groups:
                 group["lr"] = config.learning_rate * lr_at(step, total, warmup)
-            gold = [[label_index[ex.code]] for ex in batch]
-            prefix = False if config.gradient_checkpointing else llm.prefix_kv()
-            logp = llm.score([ex.question for ex in batch], candidates=gold, prefix=prefix).squeeze(1)
-            n_tokens = torch.tensor([len(llm.label_ids[g[0]]) for g in gold], dtype=logp.dtype, device=logp.device)
+            if trunk is not None:
+                logp, n_tokens = trunk.log_likelihood(batch)
+            else:
+                gold = [[label_index[ex.code]] for ex in batch]
+                prefix = False if config.gradient_checkpointing else llm.prefix_kv()
+                logp = llm.score([ex.question for ex in batch], candidates=gold, prefix=prefix).squeeze(1)
+                n_tokens = torch.tensor([len(llm.label_ids[g[0]]) for g in gold], device=logp.device).float()
             loss = -(logp / n_tokens).mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

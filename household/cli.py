@@ -48,6 +48,10 @@ def main(ctx: click.Context, config_file: str | None, profile: str | None, data_
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not verbose:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
     try:
         settings = Settings.load(config_file, profile=profile, data_dir=data_dir)
     except HouseholdError as exc:

@@ -125,7 +125,8 @@ def _handler(stub: OllamaStub) -> type[BaseHTTPRequestHandler]:
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
             for piece in _pieces(content):
-                self._chunk({"model": model, "created_at": _now(), "message": {"role": "assistant", "content": piece}, "done": False})
+                message = {"role": "assistant", "content": piece}
+                self._chunk({"model": model, "created_at": _now(), "message": message, "done": False})
             self._chunk(_final(model, ""))
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()

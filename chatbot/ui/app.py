@@ -19,6 +19,7 @@ PAGES = Path(__file__).parent / "pages"
 
 st.set_page_config(page_title="Household records", page_icon=":material/home:", layout="wide")
 st.set_option("client.showErrorDetails", "none")  # a family member never sees a traceback; the log has it
+st.set_option("client.toolbarMode", "viewer")  # no "Deploy" button on a private household app
 
 try:
     context = load_context()

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 def model_lines(context: "Context") -> list[str]:
     """Markdown bullet lines naming the classifier (and its version), the embedder and the generator."""
     settings, assistant = context.settings, context.assistant
-    classifier = f"{assistant.classifier.name} · {assistant.model_version()}"
+    name, version = assistant.classifier.name, assistant.model_version()
+    classifier = name if version == name else f"{name} · {version}"
     generator = f"{settings.generator_backend} · {settings.generator_model}"
     return [
         f"- **Classifier:** `{classifier}`",

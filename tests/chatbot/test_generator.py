@@ -12,12 +12,12 @@ from ingest.store import Hit
 HITS = [
     Hit(
         id="pool-pump#0", text="2025-05-12: Hayward MaxFlo pump replaced by BlueWave Pools, $1,140.",
-        source="pool/pool-pump-replacement-2025.md", category="OO", distance=0.31,
+        source="/home/family/records/pool/pool-pump-replacement-2025.md", category="OO", distance=0.31,
         metadata={"title": "Pool pump replacement", "date": "2025-05-12", "chunk_index": 0, "category": "OO"},
     ),
     Hit(
-        id="chem#3", text="Backwashed the filter; chlorine 3 ppm.", source="pool/chemical-log.csv", category="OO",
-        distance=0.52, metadata={"date": "2025-06-01", "chunk_index": 3, "category": "OO"},
+        id="chem#3", text="Backwashed the filter; chlorine 3 ppm.", source="/home/family/records/pool/chemical-log.csv",
+        category="OO", distance=0.52, metadata={"date": "2025-06-01", "chunk_index": 3, "category": "OO"},
     ),
 ]
 
@@ -31,7 +31,7 @@ def test_prompt_numbers_records_with_source_and_date() -> None:
     messages = build_messages("when was the pool pump replaced?", HITS)
     user = messages[-1]["content"]
     assert messages[0]["role"] == "system" and "[1]" in messages[0]["content"]
-    assert user.index("[1] source: pool/pool-pump-replacement-2025.md") < user.index("[2] source: pool/chemical-log.csv")
+    assert user.index("[1] source: pool-pump-replacement-2025.md") < user.index("[2] source: chemical-log.csv")
     assert "date: 2025-05-12" in user and "title: Pool pump replacement" in user
     assert HITS[0].text in user and user.rstrip().endswith("[2].")
     assert "when was the pool pump replaced?" in user
@@ -89,10 +89,10 @@ def test_transformers_status_does_not_load_the_model(settings) -> None:
 
 @pytest.mark.slow
 def test_transformers_backend_streams_real_smollm2_tokens(settings, smollm) -> None:
-    generator = TransformersGenerator(settings.generator_model, settings.cache_dir, max_new_tokens=24, lm=smollm)
+    generator = TransformersGenerator(settings.generator_model, settings.cache_dir, max_new_tokens=12, lm=smollm)
     pieces = list(generator.stream("when was the pool pump replaced?", HITS))
     text = "".join(pieces)
     assert len(pieces) >= 2 and text.strip()
     _, tokenizer = smollm
-    assert 2 <= len(tokenizer(text, add_special_tokens=False).input_ids) <= 24 + 2
-    assert pieces == list(generator.stream("when was the pool pump replaced?", HITS)), "greedy decoding is repeatable"
+    assert 2 <= len(tokenizer(text, add_special_tokens=False).input_ids) <= 12 + 2
+    assert "<|im_" not in text, "special tokens are skipped"

@@ -7,6 +7,7 @@ trains and scores in seconds; the small dataset keeps a few paraphrase groups pe
 from __future__ import annotations
 
 import json
+import shutil
 from collections import defaultdict
 from pathlib import Path
 
@@ -15,7 +16,19 @@ import pytest
 from household.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
-GROUPS_PER_CATEGORY = 4
+GROUPS_PER_CATEGORY = 5  # splits ~185 train, ~60 validation, ~60 test
+
+
+def _quick():
+    from finetune.trainer import FinetuneConfig
+
+    return FinetuneConfig(epochs=1, batch_size=32)
+
+
+@pytest.fixture
+def quick_config():
+    """One epoch in large batches: enough to exercise every step of a run, in seconds."""
+    return _quick()
 
 
 @pytest.fixture(scope="session")
@@ -47,3 +60,24 @@ def tiny_settings(settings: Settings, tiny_model_dir: Path, small_questions: Pat
     monkeypatch.setenv("HOUSEHOLD_CLASSIFIER_MODEL", str(tiny_model_dir))
     monkeypatch.setenv("HOUSEHOLD_QUESTIONS_DIR", str(small_questions))
     return Settings.load()
+
+
+@pytest.fixture(scope="session")
+def trained_models(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path, small_questions: Path,
+                   model_cache: Path) -> Path:
+    """One real `finetune` run of the tiny model (v0001, active), done once; tests copy its models folder."""
+    from finetune.run import finetune
+    from household.taxonomy import Taxonomy
+
+    data_dir = tmp_path_factory.mktemp("trained")
+    (data_dir / "cache").symlink_to(model_cache, target_is_directory=True)
+    settings = Settings(data_dir=data_dir, classifier_model=str(tiny_model_dir), questions_dir=small_questions)
+    finetune(settings, Taxonomy.load(settings.taxonomy_file), _quick(), progress=False, latency_sample=2)
+    return settings.models_dir
+
+
+@pytest.fixture
+def trained(tiny_settings: Settings, trained_models: Path) -> Settings:
+    """Settings whose models folder holds a copy of the shared trained version v0001."""
+    shutil.copytree(trained_models, tiny_settings.models_dir)
+    return tiny_settings

@@ -13,25 +13,22 @@ from peft import PeftModel
 from classifier.llm import LLMClassifier
 from classifier.registry import Registry, load_classifier
 from finetune.run import ENSEMBLE_WEIGHTS, finetune
-from finetune.trainer import FinetuneConfig
 from household.cli import main
 
-QUICK = FinetuneConfig(epochs=1, batch_size=16)
+
+def run_quick(settings, taxonomy, config):
+    return finetune(settings, taxonomy, config, progress=False, latency_sample=2)
 
 
-def run_quick(settings, taxonomy, **kwargs):
-    return finetune(settings, taxonomy, QUICK, progress=False, latency_sample=2, **kwargs)
-
-
-def test_a_run_writes_a_complete_version_and_activates_it(tiny_settings, taxonomy, tiny_model_dir: Path) -> None:
-    outcome = run_quick(tiny_settings, taxonomy)
-    folder = tiny_settings.models_dir / "v0001"
-    assert outcome.activated and Registry(tiny_settings.models_dir).active().version == "v0001"
+@pytest.mark.slow
+def test_a_run_writes_a_complete_version_and_activates_it(trained, taxonomy, tiny_model_dir: Path) -> None:
+    folder = trained.models_dir / "v0001"
+    assert Registry(trained.models_dir).active().version == "v0001"
     for name in ("adapter/adapter_config.json", "adapter/adapter_model.safetensors", "adapter/tokenizer.json",
                  "config.json", "metrics.json", "predictions.jsonl", "report/report.md", "report/report.json",
                  "report/loss.png"):
         assert (folder / name).stat().st_size > 0, name
-    assert [p.name for p in tiny_settings.models_dir.iterdir() if p.name.endswith(".partial")] == []
+    assert sorted(p.name for p in trained.models_dir.iterdir()) == ["active", "v0001"]
 
     config = json.loads((folder / "config.json").read_text())
     assert config["label_mode"] == "code" and config["base_model"] == str(tiny_model_dir)
@@ -47,20 +44,20 @@ def test_a_run_writes_a_complete_version_and_activates_it(tiny_settings, taxonom
     assert metrics["test_accuracy"] == round(sum(r["correct"] for r in llm_rows) / len(llm_rows), 4)
 
     # The saved adapter, loaded the way the product loads it, reproduces the run's own predictions.
-    product = load_classifier(tiny_settings, taxonomy, "llm")
+    product = load_classifier(trained, taxonomy, "llm")
     assert isinstance(product.model, PeftModel)
     assert [p.code for p in product.classify_many([r["question"] for r in llm_rows])] == [r["predicted"] for r in llm_rows]
 
 
-def test_the_gate_refuses_a_worse_model_and_force_overrides(tiny_settings, taxonomy) -> None:
-    run_quick(tiny_settings, taxonomy)
-    registry = Registry(tiny_settings.models_dir)
+@pytest.mark.slow
+def test_the_gate_refuses_a_worse_model_and_force_overrides(trained, taxonomy, quick_config) -> None:
+    registry = Registry(trained.models_dir)
     metrics_file = registry.get("v0001").path / "metrics.json"
     metrics = json.loads(metrics_file.read_text())
     metrics["test_accuracy"] = 1.0  # the active version is now one no tiny model can match
     metrics_file.write_text(json.dumps(metrics))
 
-    refused = run_quick(tiny_settings, taxonomy)
+    refused = run_quick(trained, taxonomy, quick_config)
     assert not refused.activated and refused.metrics["test_accuracy"] < 1.0
     assert "NOT activated" in refused.reason and "v0001" in refused.reason
     assert registry.active().version == "v0001"
@@ -69,11 +66,12 @@ def test_the_gate_refuses_a_worse_model_and_force_overrides(tiny_settings, taxon
     result = CliRunner().invoke(main, ["finetune", "--epochs", "1", "--force"])
     assert result.exit_code == 0, result.output
     assert "v0003 is now active (--force)" in result.output
+    assert "Test split" in result.output and "`auto` uses:" in result.output
     assert registry.active().version == "v0003"
 
 
-def test_an_interrupted_run_leaves_the_active_version_and_no_folder(tiny_settings, taxonomy, monkeypatch) -> None:
-    run_quick(tiny_settings, taxonomy)
+@pytest.mark.slow
+def test_an_interrupted_run_leaves_the_active_version_and_no_folder(trained, taxonomy, monkeypatch, quick_config) -> None:
     real_score = LLMClassifier.score
     training_calls = []
 
@@ -86,18 +84,18 @@ def test_an_interrupted_run_leaves_the_active_version_and_no_folder(tiny_setting
 
     monkeypatch.setattr(LLMClassifier, "score", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        run_quick(tiny_settings, taxonomy)
-    registry = Registry(tiny_settings.models_dir)
+        run_quick(trained, taxonomy, quick_config)
+    registry = Registry(trained.models_dir)
     assert len(training_calls) == 3
     assert registry.active().version == "v0001"
     assert sorted(p.name for p in registry.dir.iterdir()) == ["active", "v0001"]
     assert registry.next_version() == "v0002"
 
 
-def test_a_bad_feedback_file_stops_the_run_before_training(tiny_settings, tmp_path: Path) -> None:
+def test_a_bad_feedback_file_stops_the_run_before_training(settings, tmp_path: Path) -> None:
     bad = tmp_path / "fixes.jsonl"
     bad.write_text('{"question": "pump is loud", "category": "pool"}\n{"question": "x", "category": "attic"}\n')
     result = CliRunner().invoke(main, ["finetune", "--feedback", str(bad)])
     assert result.exit_code == 1
     assert result.output.strip() == f"Error: {bad}:2: unknown category 'attic' (see `household categories`)"
-    assert not tiny_settings.models_dir.exists() or not any(tiny_settings.models_dir.iterdir())
+    assert not settings.models_dir.exists()

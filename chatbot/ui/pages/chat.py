@@ -74,7 +74,8 @@ def show_answer(context: Context, turn: Turn) -> None:
         with st.expander(f"Sources ({len(turn.retrieval.hits)})", icon=":material/description:"):
             st.caption(path_caption(turn.retrieval, context.taxonomy))
             if turn.retrieval.hits:
-                st.dataframe(source_rows(turn.retrieval, context.taxonomy, context.settings.corpus_dir), hide_index=True)
+                rows = source_rows(turn.retrieval, context.taxonomy, context.settings.corpus_dir)
+                st.dataframe(rows, hide_index=True)
             else:
                 st.write("No records matched.")
 

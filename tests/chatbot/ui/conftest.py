@@ -47,7 +47,7 @@ def world() -> World:
 
 
 @pytest.fixture
-def corpus(tmp_path: Path, world: World) -> Path:
+def ui_corpus(tmp_path: Path, world: World) -> Path:
     root = tmp_path / "corpus"
     for name, (file, text) in world.records.items():
         (root / name).mkdir(parents=True)
@@ -56,25 +56,26 @@ def corpus(tmp_path: Path, world: World) -> Path:
 
 
 @pytest.fixture
-def ui_settings(monkeypatch: pytest.MonkeyPatch, corpus: Path) -> Settings:
+def ui_settings(monkeypatch: pytest.MonkeyPatch, ui_corpus: Path) -> Settings:
     """Settings the app will load: embedding classifier, ollama backend, corpus folder (stub URL set later)."""
     monkeypatch.setenv("HOUSEHOLD_CLASSIFIER", "embedding")
     monkeypatch.setenv("HOUSEHOLD_GENERATOR_BACKEND", "ollama")
     monkeypatch.setenv("HOUSEHOLD_GENERATOR_MODEL", "qwen3:4b")
-    monkeypatch.setenv("HOUSEHOLD_CORPUS_DIR", str(corpus))
+    monkeypatch.setenv("HOUSEHOLD_CORPUS_DIR", str(ui_corpus))
     monkeypatch.setenv("HOUSEHOLD_OLLAMA_TIMEOUT", "10")
+    monkeypatch.setenv("HOUSEHOLD_MIN_HITS", "1")  # one record per category: a filtered search finds one
     return Settings.load()
 
 
 @pytest.fixture
-def store(ui_settings: Settings, taxonomy: Taxonomy, corpus: Path, world: World, embedder) -> dict:
+def ui_store(ui_settings: Settings, taxonomy: Taxonomy, ui_corpus: Path, world: World, embedder) -> dict:
     """The real on-disk Chroma store, built through the ingest pipeline; returns its stats."""
     from ingest.category import CategoryAssigner
     from ingest.pipeline import Pipeline
     from ingest.store import Store
 
     chroma = Store(ui_settings, embedder)
-    report = Pipeline(ui_settings, chroma, CategoryAssigner(ui_settings, taxonomy)).run([corpus])
+    report = Pipeline(ui_settings, chroma, CategoryAssigner(ui_settings, taxonomy)).run([ui_corpus])
     assert report.chunks_written >= len(world.records), report
     return chroma.stats()
 

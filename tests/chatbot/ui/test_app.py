@@ -40,7 +40,7 @@ def ask(question: str) -> AppTest:
     return at
 
 
-def test_question_gets_tag_streamed_answer_and_sources(store, ollama, taxonomy, world) -> None:
+def test_question_gets_tag_streamed_answer_and_sources(ui_store, ollama, taxonomy, world) -> None:
     at = ask(world.question)
     pool = taxonomy.find("pool")
     [(code, title)] = tags(at)
@@ -58,7 +58,7 @@ def test_question_gets_tag_streamed_answer_and_sources(store, ollama, taxonomy, 
     assert ollama.requests and ollama.requests[-1]["model"] == "qwen3:4b"
 
 
-def test_flagging_a_wrong_category_stores_the_correction(store, ollama, taxonomy, world) -> None:
+def test_flagging_a_wrong_category_stores_the_correction(ui_store, ollama, taxonomy, world) -> None:
     at = ask(world.question)
     fountain = taxonomy.find("fountain")
     at.selectbox(key="fix-0").set_value(fountain.code).run()
@@ -72,7 +72,7 @@ def test_flagging_a_wrong_category_stores_the_correction(store, ollama, taxonomy
     assert tags(at)[0][0] == taxonomy.find("pool").code  # saving alone does not rerun the search
 
 
-def test_rerun_with_corrected_category_changes_tag_path_and_answer(store, ollama, taxonomy, world) -> None:
+def test_rerun_with_corrected_category_changes_tag_path_and_answer(ui_store, ollama, taxonomy, world) -> None:
     at = ask(world.question)
     fountain = taxonomy.find("fountain")
     at.selectbox(key="fix-0").set_value(fountain.code).run()
@@ -89,7 +89,7 @@ def test_rerun_with_corrected_category_changes_tag_path_and_answer(store, ollama
     assert ollama.requests[-1]["messages"][-1]["content"].count("fountain") > 0
 
 
-def test_generator_down_shows_one_line_error_and_still_the_sources(store, monkeypatch, taxonomy, world) -> None:
+def test_generator_down_shows_one_line_error_and_still_the_sources(ui_store, monkeypatch, taxonomy, world) -> None:
     monkeypatch.setenv("HOUSEHOLD_OLLAMA_HOST", closed_url())
     at = ask(world.question)
     [error] = at.error
@@ -99,11 +99,11 @@ def test_generator_down_shows_one_line_error_and_still_the_sources(store, monkey
     assert not at.exception
 
 
-def test_sidebar_names_models_store_and_generator_status(store, ollama, world) -> None:
+def test_sidebar_names_models_store_and_generator_status(ui_store, ollama, world) -> None:
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
     sidebar = " ".join(m.value for m in at.sidebar.markdown)
-    assert "embedding · embedding" in sidebar and "qwen3:4b" in sidebar
-    assert f"**{store['chunks']}** chunks from **{store['sources']}** sources" in sidebar
+    assert "**Classifier:** `embedding`" in sidebar and "qwen3:4b" in sidebar
+    assert f"**{ui_store['chunks']}** chunks from **{ui_store['sources']}** sources" in sidebar
     assert len(at.sidebar.dataframe[0].value) == len(world.records)
     assert "qwen3:4b ready" in at.sidebar.caption[0].value
 

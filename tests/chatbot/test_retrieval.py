@@ -1,0 +1,149 @@
+"""Filtered retrieval and its widening policy, on a real Chroma store; BM25 fusion; the lexical index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chatbot.retrieval import Retriever, fuse, source_name, tokenize
+
+
+@pytest.fixture(scope="module")
+def code(taxonomy):
+    """Category codes by name, so the tests read like the taxonomy and survive a change of codes."""
+    return lambda name: taxonomy.find(name).code
+
+
+@pytest.fixture
+def retriever(store_settings, store, router) -> Retriever:
+    return Retriever(store_settings, store, router)
+
+
+def names(hits) -> list[str]:
+    return [source_name(h) for h in hits]
+
+
+def test_confident_prediction_filters_by_its_category(retriever, predict, code) -> None:
+    prediction = predict(code("pool"), code("fountain"), confidence=0.9)
+    result = retriever.retrieve("when was the pump replaced?", prediction=prediction)
+    assert (result.path, result.codes) == ("filtered", [code("pool")])
+    assert {h.category for h in result.hits} == {code("pool")}
+    assert names(result.hits)[0] == "pump-replacement.md"
+    assert result.prediction is prediction
+
+
+def test_low_confidence_widens_to_the_top_two_categories(retriever, predict, code) -> None:
+    prediction = predict(code("pool"), code("fountain"), confidence=0.3)
+    result = retriever.retrieve("when was the pump replaced?", prediction=prediction)
+    assert (result.path, result.codes) == ("widened-2", [code("pool"), code("fountain")])
+    assert {h.category for h in result.hits} == {code("pool"), code("fountain")}
+
+
+def test_empty_filtered_search_widens(retriever, predict, code) -> None:
+    """Nothing is filed under gutters: the filtered search finds nothing and the next category is added."""
+    prediction = predict(code("gutters"), code("pool"), confidence=0.95)
+    result = retriever.retrieve("when was the pump replaced?", prediction=prediction)
+    assert (result.path, result.codes) == ("widened-2", [code("gutters"), code("pool")])
+    assert names(result.hits)[0] == "pump-replacement.md"
+
+
+def test_too_few_hits_everywhere_ends_unfiltered(retriever, predict, code) -> None:
+    """One fountain record is fewer than min_hits (2), and the next two categories are empty."""
+    prediction = predict(code("fountain"), code("gutters"), code("fence"), confidence=0.9)
+    result = retriever.retrieve("when was the fountain pump cleaned?", prediction=prediction)
+    assert (result.path, result.codes) == ("unfiltered", None)
+    assert len(result.hits) == 5 and len({h.category for h in result.hits}) >= 3
+    assert names(result.hits)[0] == "fountain-pump.md"
+
+
+def test_too_distant_hits_widen(store_settings, store, router, predict, code) -> None:
+    strict = Retriever(store_settings.replace(max_distance=0.05), store, router)
+    result = strict.retrieve("when was the pump replaced?", prediction=predict(code("pool"), confidence=0.9))
+    assert result.path == "unfiltered" and result.codes is None
+
+
+def test_general_searches_everything(retriever, predict, code) -> None:
+    prediction = predict(code("general"), confidence=0.99)
+    result = retriever.retrieve("what's the number of the car shop?", prediction=prediction)
+    assert (result.path, result.codes) == ("general", None)
+    assert names(result.hits)[0] == "oil-change.md"
+
+
+def test_widening_stops_at_the_catch_all_category(retriever, predict, code) -> None:
+    prediction = predict(code("pool"), code("general"), confidence=0.3)
+    assert retriever.retrieve("pump", prediction=prediction).path == "unfiltered"
+
+
+def test_forced_category_overrides_the_prediction(retriever, predict, code) -> None:
+    prediction = predict(code("pool"), confidence=0.99)
+    result = retriever.retrieve("when was the pump replaced?", code=code("appliances"), prediction=prediction)
+    assert (result.path, result.codes) == ("override", [code("appliances")])
+    assert {h.category for h in result.hits} == {code("appliances")} and len(result.hits) == 2
+
+
+def test_no_filter_searches_everything(retriever, predict, code) -> None:
+    result = retriever.retrieve("pump", k=6, use_filter=False, prediction=predict(code("pool"), confidence=0.99))
+    assert (result.path, result.codes) == ("no-filter", None)
+    assert len(result.hits) == 6
+
+
+def test_retrieve_classifies_the_question(retriever, code) -> None:
+    result = retriever.retrieve("the swimming pool pump was replaced when?", k=2)
+    assert result.prediction.code == code("pool")
+    assert result.path in {"filtered", "widened-2", "widened-3"} and len(result.hits) == 2
+
+
+def test_exact_tokens_are_found(retriever, predict, code) -> None:
+    """A part number and a phone number: BM25 matches them exactly, wherever the vector search ranks them."""
+    everything = dict(use_filter=False, prediction=predict(code("general"), confidence=0.99))
+    assert names(retriever.retrieve("WB44T10011", k=1, **everything).hits) == ["oven-repair.md"]
+    assert names(retriever.retrieve("who is 555-0199", k=1, **everything).hits) == ["oil-change.md"]
+
+
+def test_every_hit_carries_the_store_distance(retriever, store) -> None:
+    question = "which part number fixed the oven, WB44T10011?"
+    dense = {h.id: h.distance for h in store.search(question, 10)}
+    fused = retriever.search(question, 3, None)
+    rows = {row[0]: row for row in retriever.lexical.search(question, 10)}
+    alone = retriever.lexical_hits(question, [rows[h.id] for h in fused if h.id in rows])
+    assert alone, "BM25 found some of the same chunks"
+    for hit in fused:
+        assert hit.distance == pytest.approx(dense[hit.id], abs=1e-4)
+    by_id = {h.id: h for h in fused}
+    for chunk_id, hit in alone.items():
+        assert hit.distance == pytest.approx(dense[chunk_id], abs=1e-4)
+        same = by_id[chunk_id]
+        assert (hit.text, hit.source, hit.category) == (same.text, same.source, same.category)
+
+
+def test_lexical_index_follows_the_store(settings, taxonomy, embedder, router, tmp_path: Path) -> None:
+    from ingest.category import CategoryAssigner
+    from ingest.pipeline import Pipeline
+    from ingest.store import Store
+
+    store = Store(settings, embedder)
+    retriever = Retriever(settings, store, router)
+    assert retriever.search("anything", 3, None) == []
+    folder = tmp_path / "docs" / "pool"
+    folder.mkdir(parents=True)
+    (folder / "a.md").write_text("# Pool heater\n\nHeater model HX-2000 serviced.\n")
+    ingest = Pipeline(settings, store, CategoryAssigner(settings, taxonomy))
+    ingest.run([tmp_path / "docs"])
+    assert retriever.lexical.search("zq-7741", 3) == []
+    (folder / "b.md").write_text("# Pool cover\n\nCover serial ZQ-7741 ordered.\n")
+    ingest.run([tmp_path / "docs"])
+    assert [source_name(h) for h in retriever.search("zq-7741", 1, None)] == ["b.md"]
+    assert retriever.lexical.search("zq-7741", 3, codes=[taxonomy.find("car").code]) == []
+
+
+def test_tokenize_keeps_exact_tokens_whole_and_split() -> None:
+    tokens = tokenize("What's the oven repair AD-55107? Call (512) 555-0199 on 2025-03-18, $2,380.00")
+    for token in ("ad-55107", "ad", "55107", "555-0199", "0199", "2025-03-18", "2025", "2,380.00", "380", "oven"):
+        assert token in tokens
+    assert "s" not in tokens and "the" not in tokens and "what" not in tokens
+
+
+def test_reciprocal_rank_fusion_rewards_agreement() -> None:
+    assert fuse([["a", "b", "c"], ["b", "d"]]) == ["b", "a", "d", "c"]
+    assert fuse([["a"], []]) == ["a"]

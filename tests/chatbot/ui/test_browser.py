@@ -1,0 +1,110 @@
+"""The running app in a real browser: ask, see the category tag, flag it, find the correction in SQLite.
+
+Starts `household ui` exactly as a user would (a subprocess on a free loopback port, settings from
+HOUSEHOLD_* variables) and drives Debian's chromium through Playwright. Every wait is bounded and
+the server's whole process group is stopped however the test ends.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from chatbot.feedback import FeedbackStore
+from household.settings import Settings
+
+CHROMIUM = shutil.which("chromium")
+START_TIMEOUT_S = 90
+ANSWER_TIMEOUT_MS = 180_000  # the first question loads MiniLM and the classifier head in the server
+STEP_TIMEOUT_MS = 20_000
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"`household ui` exited with {server.returncode}:\n{log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    pytest.fail(f"`household ui` did not answer within {START_TIMEOUT_S} s:\n{log.read_text()[-2000:]}")
+
+
+@pytest.fixture
+def running_app(ui_store, ollama, tmp_path: Path) -> Iterator[str]:
+    """`household ui --port N` serving the test's store and stub; yields its URL."""
+    port = free_port()
+    log = tmp_path / "ui.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [str(Path(sys.executable).with_name("household")), "ui", "--port", str(port)],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,  # its own group: streamlit too
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_healthy(url, server, log)
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=5)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)")
+def test_ask_see_tag_flag_and_find_the_correction(running_app: str, taxonomy, world, tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    pool, fountain = taxonomy.find("pool"), taxonomy.find("fountain")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(STEP_TIMEOUT_MS)
+            page.goto(running_app, timeout=STEP_TIMEOUT_MS)
+            question = page.get_by_test_id("stChatInputTextArea")
+            question.fill(world.question)
+            question.press("Enter")
+
+            tag = page.locator("span.category-tag").first
+            expect(tag).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+            assert tag.get_attribute("data-code") == pool.code
+            assert tag.inner_text() == pool.name
+            assert tag.get_attribute("title").startswith("confidence ")
+            expect(page.get_by_text(world.answer)).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+
+            page.get_by_role("button", name="Wrong category?").click()
+            page.get_by_role("combobox", name="Right category").click()
+            page.get_by_role("option", name=fountain.name, exact=True).click()
+            page.get_by_role("button", name="Save correction").click()
+            expect(page.get_by_text("Saved correction #")).to_be_visible()
+            page.screenshot(path=str(tmp_path / "flagged.png"), full_page=True)
+        finally:
+            browser.close()
+
+    [row] = FeedbackStore(Settings.load().feedback_db).list()
+    assert (row.question, row.predicted_code, row.corrected_code) == (world.question, pool.code, fountain.code)

@@ -1,0 +1,81 @@
+"""The seed-style generating baseline: parsing a label out of free text, and counting invalid answers."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from classifier.generative import GenerativeClassifier
+from finetune.evaluation import evaluate
+from classifier.dataset import Example
+
+
+@pytest.fixture
+def coder(tiny_lm, taxonomy) -> GenerativeClassifier:
+    model, tokenizer = tiny_lm
+    return GenerativeClassifier(copy.deepcopy(model), tokenizer, taxonomy, "code")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("OO", "OO"),
+        ("The code is GI.", "GI"),
+        ("ZM, or maybe OO", "ZM"),  # the first valid code counts
+        ("XX then YE", "YE"),  # XX is no code
+        ("QFX", None),  # part of a longer word
+        ("oo", None),  # codes are capitals, as the prompt asks
+        ("pool", None),
+        ("", None),
+    ],
+)
+def test_parse_codes(coder: GenerativeClassifier, text: str, expected: str | None) -> None:
+    assert coder.parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected_name"),
+    [
+        ("pool", "pool"),
+        ("Category: Water-Heater", "water heater"),
+        ("garden_lights, then pool", "garden lights"),
+        ("tree service.", "tree service"),
+        ("the AC (hvac)", "hvac"),
+        ("apartments", None),  # an invented category: the seed's base model did this
+        ("ac", None),  # a fragment of a name is not the name
+    ],
+)
+def test_parse_names(tiny_lm, taxonomy, text: str, expected_name: str | None) -> None:
+    model, tokenizer = tiny_lm
+    namer = GenerativeClassifier(model, tokenizer, taxonomy, "name")
+    expected = taxonomy.by_name(expected_name).code if expected_name else None
+    assert namer.parse(text) == expected
+
+
+def test_an_answer_without_a_label_is_an_invalid_prediction(coder: GenerativeClassifier, taxonomy) -> None:
+    """The random tiny model writes no code: every answer is invalid, kept raw, and counted."""
+    questions = ["when did we buy the fridge", "pool pump broke", "who trims the oak"]
+    predictions = coder.classify_many(questions)
+    assert set(coder.outputs) == set(questions)
+    assert all(coder.parse(coder.outputs[q]) is None for q in questions)
+    assert [p.code for p in predictions] == ["", "", ""] and all(p.confidence == 0.0 for p in predictions)
+    ev = evaluate(coder, [Example(q, "QF", "g") for q in questions], latency_sample=1, progress=False)
+    assert ev.invalid == 3 and ev.accuracy == 0.0
+    assert ev.confusion()[0][-1] == "invalid" and ev.confusion()[1][taxonomy.index("QF")][-1] == 3
+    assert [m["output"] for m in ev.summary()["misses"]] == [coder.outputs[q] for q in questions]
+
+
+@pytest.mark.slow
+def test_smollm_answers_are_parsed_or_counted_invalid(smollm, taxonomy, settings) -> None:
+    """The un-tuned SmolLM2 prompted the seed's way: whatever it writes is either a code or invalid."""
+    from classifier.dataset import load_examples, split
+
+    model, tokenizer = smollm
+    coder = GenerativeClassifier(model, tokenizer, taxonomy, "code", batch_size=8)
+    examples = split(load_examples(settings.questions_dir, taxonomy)).test[::20]
+    ev = evaluate(coder, examples, latency_sample=2, progress=False)
+    parsed = [coder.parse(coder.outputs[ex.question]) for ex in examples]
+    assert ev.invalid == parsed.count(None)
+    assert [r.predicted or None for r in ev.records] == parsed
+    assert all(len(tokenizer(coder.outputs[ex.question]).input_ids) <= 8 for ex in examples)

@@ -1,0 +1,91 @@
+"""Training data = dataset + corrections: overrides, deduplication, always in train, bad rows located."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from chatbot.feedback import FeedbackStore
+from classifier.dataset import load_examples, normalize, split
+from finetune.data import assemble, merge, read_feedback_file
+from household.errors import DataError
+
+
+def write_jsonl(path: Path, rows: list) -> Path:
+    path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_correction_overrides_the_dataset_label_and_moves_to_train(settings, taxonomy, tmp_path: Path) -> None:
+    examples = load_examples(settings.questions_dir, taxonomy)
+    original = split(examples)
+    in_test = original.test[0]
+    new_code = next(c for c in taxonomy.codes if c != in_test.code)
+    fixes = write_jsonl(tmp_path / "fixes.jsonl", [
+        {"question": "  " + in_test.question.upper() + "  ", "category": taxonomy.by_code(new_code).name},
+        {"question": "the hot tub heater trips the breaker", "category": "electric"},
+        {"question": "The hot tub heater  trips the breaker", "category": "pool"},  # later row wins
+    ])
+    data = assemble(settings, taxonomy, fixes)
+
+    def codes(part):
+        return {normalize(ex.question): ex.code for ex in part}
+
+    train, val, test = codes(data.split.train), codes(data.split.val), codes(data.split.test)
+    assert train[normalize(in_test.question)] == new_code
+    assert normalize(in_test.question) not in test and normalize(in_test.question) not in val
+    assert train[normalize("the hot tub heater trips the breaker")] == taxonomy.find("pool").code
+    assert len(data.corrections) == 2 and data.relabelled == 1 and data.moved == 1
+    # Nothing else moved: the held-out splits are the dataset's, minus the corrected question.
+    assert len(data.split.test) == len(original.test) - 1 and len(data.split.val) == len(original.val)
+    assert len(data.split.train) == len(original.train) + 2
+    assert len({normalize(ex.question) for ex in data.split.train}) == len(data.split.train)
+
+
+def test_stored_feedback_is_included_and_an_explicit_file_wins(settings, taxonomy, tmp_path: Path) -> None:
+    store = FeedbackStore(settings.feedback_db)
+    store.add("pump is loud", "RH", "OO", "v0001")
+    store.add("trim the big oak", "NQ", "FB", "embedding")
+    fixes = write_jsonl(tmp_path / "fixes.jsonl", [{"question": "pump is loud", "category": "fountain"}])
+    train = {ex.question: ex.code for ex in assemble(settings, taxonomy, fixes).split.train}
+    assert train["pump is loud"] == "RH" and train["trim the big oak"] == "FB"
+    assert {ex.question: ex.code for ex in assemble(settings, taxonomy).split.train}["pump is loud"] == "OO"
+
+
+@pytest.mark.parametrize(
+    ("row", "problem"),
+    [
+        ("{not json", "not valid JSON"),
+        ('["pump", "pool"]', "a row must be a JSON object"),
+        ('{"question": "   ", "category": "pool"}', "empty or missing question"),
+        ('{"question": "pump is loud", "category": "attic"}', "unknown category 'attic'"),
+        ('{"question": "pump is loud"}', "unknown category None"),
+    ],
+)
+def test_a_bad_feedback_row_is_reported_with_file_and_line(taxonomy, tmp_path: Path, row: str, problem: str) -> None:
+    path = write_jsonl(tmp_path / "fixes.jsonl", ['{"question": "ok row", "category": "pool"}', "", row])
+    with pytest.raises(DataError) as caught:
+        read_feedback_file(path, taxonomy)
+    assert (caught.value.path, caught.value.line) == (str(path), 3)
+    assert problem in str(caught.value) and str(caught.value).startswith(f"{path}:3: ")
+
+
+def test_a_bad_dataset_row_is_reported_with_file_and_line(settings, taxonomy, tmp_path: Path) -> None:
+    questions = tmp_path / "questions"
+    questions.mkdir()
+    write_jsonl(questions / "pool.jsonl", [
+        {"question": "pool pump is loud", "category": "pool", "group_id": "p1"},
+        {"question": "pool is green", "category": "pool", "group_id": "p2"},
+        {"question": "pool heater", "category": "swimming", "group_id": "p3"},
+    ])
+    with pytest.raises(DataError) as caught:
+        assemble(settings.replace(questions_dir=questions), taxonomy)
+    assert str(caught.value) == f"{questions / 'pool.jsonl'}:3: unknown category 'swimming'"
+
+
+def test_merge_without_corrections_is_the_plain_split(settings, taxonomy) -> None:
+    examples = load_examples(settings.questions_dir, taxonomy)
+    data = merge(examples, [])
+    assert data.split == split(examples) and (data.relabelled, data.moved) == (0, 0)
