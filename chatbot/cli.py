@@ -178,12 +178,12 @@ def eval_retrieval(app: App, qa_file: Path, corpus: Path | None, k: int, as_json
     rows = load_qa(qa_file, app.taxonomy)
     with tempfile.TemporaryDirectory(prefix="household-eval-") as tmp:
         if corpus is not None:
-            assistant = _ingested(app, Path(tmp), corpus, progress=not as_json)
+            assistant = _ingested(app, Path(tmp), corpus)
         else:
             assistant = _assistant(app)
             if assistant.store.count() == 0:
                 raise InputError(f"the store {assistant.store.location} is empty: ingest first, or pass --corpus DIR")
-        report = evaluate(assistant.retriever, rows, k, progress=not as_json)
+        report = evaluate(assistant.retriever, rows, k, progress=True)  # the bar goes to stderr
     if as_json:
         click.echo(json.dumps(report.as_dict()))
         return
@@ -197,7 +197,7 @@ def eval_retrieval(app: App, qa_file: Path, corpus: Path | None, k: int, as_json
         click.echo(f"  missed ({', '.join(miss['missed'])}): line {miss['line']}: {miss['question']}")
 
 
-def _ingested(app: App, store_dir: Path, corpus: Path, progress: bool) -> "Assistant":
+def _ingested(app: App, store_dir: Path, corpus: Path) -> "Assistant":
     """An Assistant over a fresh store in `store_dir` holding `corpus`; models and caches stay the configured ones."""
     from chatbot.assistant import Assistant
     from classifier.registry import load_classifier
@@ -208,7 +208,7 @@ def _ingested(app: App, store_dir: Path, corpus: Path, progress: bool) -> "Assis
     classifier = load_classifier(app.settings, app.taxonomy)
     store = Store(app.settings.replace(data_dir=store_dir, chroma_url=""), getattr(classifier, "embedder", None))
     assigner = CategoryAssigner(app.settings, app.taxonomy, classifier=classifier)
-    report = Pipeline(store.settings, store, assigner).run([corpus], progress=progress)
+    report = Pipeline(store.settings, store, assigner).run([corpus], progress=True)
     if not report.ingested:
         raise InputError(f"nothing readable in {corpus}")
     return Assistant(app.settings, app.taxonomy, classifier=classifier, store=store)

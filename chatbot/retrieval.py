@@ -51,15 +51,26 @@ def source_name(hit: "Hit") -> str:
 def tokenize(text: str) -> list[str]:
     """Lower-case words, plus exact tokens kept whole (`ad-55107`, `2025-05-12`, `555-0142`) and their parts.
 
-    Single letters (the `s` of "what's") and common function words carry no topic and are dropped.
+    Single letters (the `s` of "what's") and common function words carry no topic and are dropped;
+    word endings are folded so "replaced" meets "replace" and "lighting" meets "lights".
     """
     tokens: list[str] = []
     for match in TOKEN_RE.findall(text.lower()):
         parts = re.split(r"[.,:/-]", match)
         if len(parts) > 1:
             tokens.append(match)
-        tokens.extend(p for p in parts if (len(p) > 1 or p.isdigit()) and p not in STOPWORDS)
+        tokens.extend(fold(p) for p in parts if (len(p) > 1 or p.isdigit()) and p not in STOPWORDS)
     return tokens
+
+
+def fold(word: str) -> str:
+    """A light stemmer: strip one plural or tense ending from an alphabetic word (batteries -> battery)."""
+    if not word.isalpha() or len(word) <= 3:
+        return word
+    for suffix in ("ies", "ing", "ed", "es", "s", "e"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not (suffix == "s" and word.endswith("ss")):
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
 
 
 @dataclass(frozen=True)

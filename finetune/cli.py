@@ -82,7 +82,7 @@ def finetune(
     outcome = run(app.settings, app.taxonomy, config, feedback, force, command=_as_command(ctx))
     metrics, train = outcome.metrics, outcome.metrics["train"]
     click.echo(
-        f"\n{outcome.version.version}: LoRA {label_mode}s on {config.base_model or app.settings.classifier_model}, "
+        f"\n{outcome.version.version}: LoRA {label_mode}s on {metrics['base_model']}, "
         f"{train['trainable_params']:,} trainable of {train['total_params']:,} parameters, "
         f"{train['seconds'] / 60:.1f} min, best epoch {train['best_epoch']}"
     )

@@ -16,8 +16,9 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 from household.errors import DataError
 from household.settings import Settings
@@ -69,8 +70,12 @@ class Pipeline:
     ) -> None:
         self.settings, self.store, self.assigner = settings, store, assigner
         self.include, self.exclude = list(include), list(exclude)
-        tokens = min(settings.chunk_tokens, store.embedder.max_seq_length - 2)
-        self.chunker = Chunker(store.embedder.tokenizer, tokens, min(settings.chunk_overlap, tokens // 2 - 1))
+
+    @cached_property
+    def chunker(self) -> Chunker:
+        """Built on first use: a re-run over unchanged files never loads the embedder."""
+        tokens = min(self.settings.chunk_tokens, self.store.embedder.max_seq_length - 2)
+        return Chunker(self.store.embedder.tokenizer, tokens, self.settings.chunk_overlap)
 
     def run(self, paths: Sequence[Path], sync: bool = False, progress: bool = False) -> Report:
         from tqdm import tqdm
@@ -81,7 +86,8 @@ class Pipeline:
             stored = self.store.files()
             found = [item for root in paths for item in self.discover(Path(root))]
             report.skipped += [item for item in found if isinstance(item, Skipped)]
-            work = [item for item in found if not isinstance(item, Skipped)]
+            unique = {item[0].resolve(): item for item in reversed(found) if not isinstance(item, Skipped)}
+            work = list(reversed(unique.values()))  # a file reached twice (overlapping paths, a symlink) is read once
             with tqdm(total=len(work), unit="file", disable=not progress) as files, tqdm(
                 unit="chunk", desc="chunks", disable=not progress, position=1
             ) as chunks:
@@ -122,7 +128,7 @@ class Pipeline:
 
         return (not self.include or matches(self.include)) and not matches(self.exclude)
 
-    def _ingest(self, path: Path, root: Path, stored: dict[str, StoredFile], report: Report, bar) -> None:
+    def _ingest(self, path: Path, root: Path, stored: dict[str, StoredFile], report: Report, bar: Any) -> None:
         file = str(path.resolve())
         fixed = self.assigner.before_reading(path, root)
         try:

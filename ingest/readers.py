@@ -154,12 +154,16 @@ def read_email(source: str, data: bytes) -> list[Document]:
         source, "eml", records, title=str(message.get("Subject", "")), date=_mail_date(message.get("Date")),
         category=str(message.get("X-Category", "")),
     )]
+    names: set[str] = set()
     for part in message.iter_attachments():
-        name = part.get_filename()
+        name = PurePath(part.get_filename() or "").name
         if not name or not supported(name):
             continue
+        if name in names:  # two attachments called bill.csv must not share chunk ids
+            name = f"{PurePath(name).stem}-{len(names) + 1}{PurePath(name).suffix}"
+        names.add(name)
         try:
-            documents += read(f"{source}#{PurePath(name).name}", part.get_payload(decode=True) or b"")
+            documents += read(f"{source}#{name}", part.get_payload(decode=True) or b"")
         except DataError as exc:
             log.warning("attachment skipped: %s", exc)
     return documents

@@ -12,6 +12,12 @@ Distances are squared L2 between unit-length MiniLM vectors: distance = 2 - 2 * 
 identical, 2 unrelated, and `max_distance = 1.2` keeps hits with cosine >= 0.4.
 Chunk sources are absolute, resolved paths (attachments: `/abs/mail.eml#bill.csv`), so the same
 file reached from another working directory or through a symlink is still one source.
+
+Metadata on every chunk: source, file (the path on disk; differs from source for attachments),
+format, content_hash (sha256 of the file), chunk_index (within its source), file_chunks (chunks of
+the whole file, to detect half-written files), category (the code), category_confidence,
+category_origin (flag | folder | front-matter | classifier), ingested_at (UTC, ISO 8601), and
+title and date (YYYY-MM-DD) where the format has them.
 """
 
 from __future__ import annotations
@@ -184,9 +190,13 @@ class Store:
                 for start in range(0, len(stale), step):
                     collection.delete(ids=stale[start : start + step])
             except BaseException:
-                added = [i for i in written if i not in set(old_ids)]
-                for start in range(0, len(added), step):
-                    collection.delete(ids=added[start : start + step])
+                kept = set(old_ids)
+                added = [i for i in written if i not in kept]
+                try:
+                    for start in range(0, len(added), step):
+                        collection.delete(ids=added[start : start + step])
+                except Exception:  # the store itself failed; the next run repairs the file (see StoredFile.complete)
+                    log.warning("could not roll back %d chunks; re-run the ingest to repair", len(added))
                 raise
 
     def delete_files(self, files: list[str]) -> int:
@@ -231,6 +241,7 @@ class Store:
     def _session(self) -> Iterator["Collection"]:
         """The collection for one short operation (see the module docstring for why it is short)."""
         import chromadb
+        import httpx
         from chromadb.errors import ChromaError
 
         try:
@@ -239,8 +250,8 @@ class Store:
                 return  # the server serializes access; no lock needed
             from filelock import FileLock, Timeout
 
+            lock = FileLock(self._lock_path("lock"), timeout=LOCK_TIMEOUT_S)
             try:
-                lock = FileLock(self._lock_path("lock"), timeout=LOCK_TIMEOUT_S)
                 lock.acquire()
             except Timeout:
                 raise ServiceError(f"the store {self.location} stayed locked for {LOCK_TIMEOUT_S:.0f} s; is a process stuck?") from None
@@ -252,16 +263,18 @@ class Store:
                     client.close()
             finally:
                 lock.release()
-        except ChromaError as exc:
-            raise ServiceError(f"Chroma store {self.location}: {exc}") from exc
+        except (ChromaError, httpx.TransportError) as exc:
+            raise ServiceError(f"Chroma store {self.location}: {exc}".splitlines()[0]) from exc
 
     def _collection(self, client: Any) -> "Collection":
+        from chromadb.errors import InvalidArgumentError
+
         self._max_batch = self._max_batch or client.get_max_batch_size()
         try:
             return client.get_or_create_collection(
                 self.settings.collection, embedding_function=None, configuration={"hnsw": {"space": "l2"}}
             )
-        except ValueError as exc:
+        except (ValueError, InvalidArgumentError) as exc:
             raise ConfigError(f"collection name {self.settings.collection!r}: {exc}") from exc
 
     def _remote_client(self) -> Any:

@@ -144,6 +144,12 @@ def test_tokenize_keeps_exact_tokens_whole_and_split() -> None:
     assert "s" not in tokens and "the" not in tokens and "what" not in tokens
 
 
+def test_word_endings_are_folded_but_exact_tokens_are_not() -> None:
+    assert tokenize("replaced the batteries") == tokenize("replace battery")
+    assert tokenize("lighting") == tokenize("lights") and tokenize("glasses") == tokenize("glass")
+    assert tokenize("SE-INV-10442 sheds") == ["se-inv-10442", "se", "inv", "10442", "shed"]
+
+
 def test_reciprocal_rank_fusion_rewards_agreement() -> None:
     assert fuse([["a", "b", "c"], ["b", "d"]]) == ["b", "a", "d", "c"]
     assert fuse([["a"], []]) == ["a"]

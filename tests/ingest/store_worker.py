@@ -35,7 +35,7 @@ def ingest(folder: Path, rounds: int) -> None:
     pipeline = Pipeline(settings, store, CategoryAssigner(settings, Taxonomy.load(settings.taxonomy_file), "pool"))
     for round_ in range(rounds):
         for file in sorted(folder.iterdir()):
-            file.write_text(f"Round {round_} of {file.stem}.\n\n" + f"Pump log line for round {round_}. " * 120)
+            file.write_text(f"Round {round_} of {file.stem}.\n\n" + f"Pump log line for round {round_}. " * 60)
         report = pipeline.run([folder])
         assert len(report.ingested) == len(list(folder.iterdir())), report
     Path("writer.done").touch()
@@ -49,7 +49,8 @@ def search() -> None:
     snapshots, problems, rounds = 0, [], set()
     while True:
         done = Path("writer.done").exists()
-        for file in store.files().values():
+        files = store.files()
+        for file in files.values():
             if len(file.hashes) != 1 or not file.complete(next(iter(file.hashes))):
                 problems.append(f"{file.file}: {len(file.ids)} chunks of {file.expected}, {len(file.hashes)} versions")
         versions: dict[str, set[str]] = {}
@@ -57,9 +58,10 @@ def search() -> None:
             versions.setdefault(hit.metadata["file"], set()).add(hit.metadata["content_hash"])
             rounds.update(line.split(" of ")[0] for line in hit.text.splitlines() if line.startswith("Round "))
         problems += [f"one search saw {len(v)} versions of {f}" for f, v in versions.items() if len(v) > 1]
-        snapshots += 1
+        snapshots += bool(files)
         if done:
             break
+        time.sleep(0.02)  # leave the writer some CPU
     print(json.dumps({"snapshots": snapshots, "problems": problems, "rounds": sorted(rounds)}))
 
 

@@ -108,3 +108,16 @@ def test_a_pdf_without_a_text_layer_is_refused():
 def test_supported_extensions():
     assert all(supported(f"x{ext}") for ext in (".md", ".TXT", ".csv", ".ics", ".eml", ".html", ".htm", ".pdf"))
     assert not supported("x.docx") and not supported("Makefile")
+
+
+def test_attachments_with_the_same_name_get_distinct_sources():
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["From"], message["Subject"] = "utility@city.example", "Two bills"
+    message.set_content("Both months attached.")
+    for month in ("May", "June"):
+        message.add_attachment(f"month,cost\n{month},$96.70\n".encode(), maintype="text", subtype="csv", filename="bill.csv")
+    _, *bills = read("/m/bills.eml", message.as_bytes())
+    assert [b.source for b in bills] == ["/m/bills.eml#bill.csv", "/m/bills.eml#bill-2.csv"]
+    assert [b.records[0].text for b in bills] == ["month: May; cost: $96.70", "month: June; cost: $96.70"]

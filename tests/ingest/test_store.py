@@ -146,9 +146,9 @@ def test_server_mode_ingests_searches_and_stays_idempotent(chroma_server, settin
 def test_one_process_ingests_while_another_searches(tmp_path, settings):
     folder = tmp_path / "pool"
     folder.mkdir()
-    for i in range(6):
+    for i in range(4):
         (folder / f"log-{i}.txt").write_text("placeholder")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2]), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # two torch processes on a small machine: no oversubscription
     writer = subprocess.Popen([sys.executable, WORKER, "ingest", folder, "3"], env=env, stderr=subprocess.PIPE, text=True)
     reader = subprocess.Popen([sys.executable, WORKER, "search"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -163,5 +163,13 @@ def test_one_process_ingests_while_another_searches(tmp_path, settings):
     assert result["problems"] == []
     assert result["snapshots"] >= 3 and len(result["rounds"]) >= 2, f"the reader should see the store change: {result}"
     final = Store(settings).files()
-    assert len(final) == 6 and all(f.complete(next(iter(f.hashes))) for f in final.values())
+    assert len(final) == 4 and all(f.complete(next(iter(f.hashes))) for f in final.values())
     assert {line for _, text, _ in Store(settings).chunks() for line in text.splitlines() if line.startswith("Round ")} >= {"Round 2 of log-0."}
+
+
+def test_an_invalid_collection_name_is_a_config_error(settings, embedder, taxonomy):
+    from household.errors import ConfigError
+
+    store = Store(settings.replace(collection="x"), embedder)
+    with pytest.raises(ConfigError, match="collection name 'x'"):
+        put(store, "/h/a.md", ["text"], taxonomy.codes[0])

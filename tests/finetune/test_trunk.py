@@ -1,0 +1,47 @@
+"""The frozen-trunk training path must compute exactly what the scorer computes."""
+
+import pytest
+import torch
+
+from classifier.dataset import Example
+from classifier.llm import LLMClassifier
+from finetune.trainer import FinetuneConfig, attach_lora
+from finetune.trunk import Trunk
+
+
+def test_trunk_likelihoods_equal_the_scorer_with_lora_on_top_blocks(tiny_lm, taxonomy) -> None:
+    model, tokenizer = tiny_lm
+    llm = LLMClassifier(model.__class__(model.config), tokenizer, taxonomy, prompt_style="compact")
+    llm.model.load_state_dict(model.state_dict())
+    attach_lora(llm, FinetuneConfig(top_layers=1))
+    torch.manual_seed(1)
+    for name, param in llm.model.named_parameters():
+        if "lora_B" in name:  # a non-trivial adapter, so the top block really differs from the base
+            torch.nn.init.normal_(param, std=0.5)
+    llm.model.eval()
+    codes = taxonomy.codes
+    batch = [
+        Example("who cleaned the gutters last fall", codes[9], "a"),
+        Example("pool pump humming", codes[14], "b"),
+        Example("vet appt for the cat?", codes[18], "c"),
+    ]
+    trunk = Trunk(llm, start=1, examples=batch)
+    with torch.no_grad():
+        packed, sizes = trunk.log_likelihood(batch)
+        reference = llm.score([ex.question for ex in batch], [[codes.index(ex.code)] for ex in batch]).squeeze(1)
+    assert torch.allclose(packed, reference, atol=1e-4)
+    assert sizes.tolist() == [len(llm.label_ids[codes.index(ex.code)]) for ex in batch]
+
+
+def test_trunk_backward_reaches_only_top_block_adapters(tiny_lm, taxonomy) -> None:
+    model, tokenizer = tiny_lm
+    llm = LLMClassifier(model.__class__(model.config), tokenizer, taxonomy, prompt_style="compact")
+    attach_lora(llm, FinetuneConfig(top_layers=1))
+    batch = [Example("pool pump humming", taxonomy.codes[14], "b")]
+    loss = -Trunk(llm, start=1, examples=batch).log_likelihood(batch)[0].sum()
+    loss.backward()
+    grads = {n: p.grad for n, p in llm.model.named_parameters() if p.requires_grad}
+    assert grads and all(".layers.1." in n for n in grads)
+    assert any(g is not None and g.abs().sum() > 0 for g in grads.values())
+    with pytest.raises(KeyError):
+        Trunk(llm, start=1, examples=batch).log_likelihood([Example("unseen", taxonomy.codes[0], "z")])
