@@ -8,7 +8,8 @@ The product's `LLMClassifier` scores the valid labels instead and can never answ
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import click
 from click.core import ParameterSource
@@ -28,7 +29,7 @@ def _as_command(ctx: click.Context) -> str:
 def _row(name: str, accuracy: float | None, invalid: Any, p50: Any, extra: str = "") -> str:
     acc = f"{accuracy:7.1%}" if accuracy is not None else "      -"
     ms = f"{p50:7.0f}" if isinstance(p50, (int, float)) else "      -"
-    return f"  {name:<34} {acc} {str(invalid):>8} {ms}  {extra}"
+    return f"  {name:<34} {acc} {invalid!s:>8} {ms}  {extra}"
 
 
 def _table(results: Sequence[Any]) -> list[str]:
@@ -132,7 +133,8 @@ def eval_(
     from finetune.data import assemble
     from finetune.evaluation import Evaluation, evaluate
     from finetune.report import write_report
-    from finetune.scenarios import KINDS, build_classifier, compare as compare_all
+    from finetune.scenarios import KINDS, build_classifier
+    from finetune.scenarios import compare as compare_all
 
     settings, taxonomy = app.settings, app.taxonomy
     if questions is not None:

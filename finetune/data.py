@@ -99,3 +99,17 @@ def assemble(settings: Settings, taxonomy: Taxonomy, feedback_file: Path | None 
     if feedback_file is not None:
         corrections += read_feedback_file(feedback_file, taxonomy)
     return merge(examples, corrections)
+
+
+def scope_examples(taxonomy: Taxonomy) -> list[Example]:
+    """Short training examples cut from each category's scope note ("pool pump", "anode rod", ...).
+
+    The labelled questions cannot mention every thing a category covers; the scope notes in
+    categories.toml list them, so the model also learns the taxonomy's own vocabulary.
+    """
+    examples = []
+    for category in taxonomy:
+        phrases = [category.name] + [p.strip(" .") for p in category.scope.replace(":", ",").split(",")]
+        for phrase in dict.fromkeys(p for p in phrases if p):
+            examples.append(Example(phrase, category.code, f"scope:{category.code}", "categories.toml"))
+    return examples

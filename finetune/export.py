@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from classifier.prompt import instructions
 from classifier.registry import Registry
@@ -89,9 +90,9 @@ def export_ollama(
         (loaded.prefix_ids, loaded.suffix_ids, loaded.label_ids, loaded.question_ids(questions))
         == (llm.prefix_ids, llm.suffix_ids, llm.label_ids, llm.question_ids(questions))
     )
-    codes = [p.code for p in loaded.classify_many(questions)]
-    same_file = np.mean([a == b.code for a, b in zip(codes, reference_llm.classify_many(questions))])
-    same_model = np.mean([a == b.code for a, b in zip(codes, llm.classify_many(questions))])
+    codes = _codes(loaded, questions, "verifying: GGUF model", progress)
+    same_file = np.mean([a == b for a, b in zip(codes, _codes(reference_llm, questions, "  same precision", progress))])
+    same_model = np.mean([a == b for a, b in zip(codes, _codes(llm, questions, "  in-process model", progress))])
     result = Export(
         folder, gguf_path, modelfile, f"cd {folder} && ollama create {OLLAMA_NAME} -f Modelfile", quant,
         len(questions), identical, float(same_file), float(same_model),
@@ -106,6 +107,13 @@ def export_ollama(
             f"see {folder / 'verification.json'}"
         )
     return result
+
+
+def _codes(classifier: Any, questions: list[str], desc: str, progress: bool) -> list[str]:
+    codes: list[str] = []
+    for start in tqdm(range(0, len(questions), 32), desc=desc, unit="batch", disable=not progress):
+        codes.extend(p.code for p in classifier.classify_many(questions[start : start + 32]))
+    return codes
 
 
 def pre_tokenizer(base_spec: str, model_type: str) -> str:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from finetune.evaluation import Evaluation, Skipped
 
@@ -85,9 +86,11 @@ def markdown(
     if before in evaluations and after in evaluations:
         b, a = evaluations[before], evaluations[after]
         lines += [
-            f"On {n} held-out questions, **{a.name}** answers {_pct(a.accuracy)} correctly "
-            f"({sum(r.correct for r in a.records)}/{n}), against {_pct(b.accuracy)} for **{b.name}** "
-            f"({sum(r.correct for r in b.records)}/{n}).",
+            (
+                f"On {n} held-out questions, **{a.name}** answers {_pct(a.accuracy)} correctly "
+                f"({sum(r.correct for r in a.records)}/{n}), against {_pct(b.accuracy)} for **{b.name}** "
+                f"({sum(r.correct for r in b.records)}/{n})."
+            ),
             "",
         ]
     lines += ["## Accuracy", "", "| scenario | accuracy | correct | invalid answers | p50 ms | p95 ms | batch ms/question |",
@@ -101,8 +104,8 @@ def markdown(
             f"| {r.name} | {_pct(r.accuracy)} | {sum(x.correct for x in r.records)}/{len(r.records)} | {r.invalid} "
             f"| {_ms(lat['p50'])} | {_ms(lat['p95'])} | {_ms(lat['batch_ms_per_question'])} |"
         )
-    lines += ["", "Latency: one question at a time for the first questions (after a warm-up call), "
-              "then the rest in batches.", ""]
+    latency = "Latency: one question at a time for the first questions (after a warm-up call), then the rest in batches."
+    lines += ["", latency, ""]
     if version:
         lines += _version_section(version, files)
     if before in evaluations and after in evaluations:
@@ -145,8 +148,10 @@ def _version_section(version: dict[str, Any], files: dict[str, Path]) -> list[st
             "|---|---:|",
             *[f"| {kind} | {_pct(acc)} |" for kind, acc in val.items()],
             "",
-            f"Ensemble: LLM log-probabilities + {selection.get('ensemble_weight', 1.0):g} x embedding-head "
-            "log-probabilities (weight tuned on the validation split).",
+            (
+                f"Ensemble: LLM log-probabilities + {selection.get('ensemble_weight', 1.0):g} x embedding-head "
+                "log-probabilities (weight tuned on the validation split)."
+            ),
             "",
         ]
     config, train = version.get("config") or {}, version.get("train") or {}
@@ -154,8 +159,13 @@ def _version_section(version: dict[str, Any], files: dict[str, Path]) -> list[st
         lines += ["## LoRA configuration", ""]
         if train.get("trainable_params"):
             share = 100 * train["trainable_params"] / max(1, train["total_params"])
-            lines += [f"{train['trainable_params']:,} trainable / {train['total_params']:,} total parameters "
-                      f"({share:.2f}% of the weights trained; the base model stays frozen).", ""]
+            lines += [
+                (
+                    f"{train['trainable_params']:,} trainable / {train['total_params']:,} total parameters "
+                    f"({share:.2f}% of the weights trained; the base model stays frozen)."
+                ),
+                "",
+            ]
         lines += ["| setting | value |", "|---|---|"]
         lines += [f"| {key} | {', '.join(v) if isinstance(v, (list, tuple)) else v} |" for key, v in config.items()]
         lines.append("")
@@ -175,9 +185,11 @@ def _version_section(version: dict[str, Any], files: dict[str, Path]) -> list[st
     data = version.get("data") or {}
     if data:
         lines += [
-            f"Data: {data.get('train')} training, {data.get('val')} validation, {data.get('test')} test questions; "
-            f"{data.get('corrections', 0)} feedback corrections (all in training; {data.get('relabelled', 0)} changed "
-            f"a dataset label).",
+            (
+                f"Data: {data.get('train')} training, {data.get('val')} validation, {data.get('test')} test questions; "
+                f"{data.get('corrections', 0)} feedback corrections (all in training; {data.get('relabelled', 0)} changed "
+                f"a dataset label)."
+            ),
             "",
         ]
     return lines

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -51,7 +52,7 @@ def select(llm: Any, embedding: Any, val: Sequence[Example], weights: Sequence[f
     questions = [ex.question for ex in val]
     gold = np.array([llm.taxonomy.index(ex.code) for ex in val])
     with torch.no_grad():
-        llm_lp = torch.log_softmax(llm_scores(llm, questions), -1).numpy()
+        llm_lp = torch.log_softmax(llm_scores(llm, questions).float(), -1).cpu().numpy()
     emb_lp = embedding.log_probs(questions)
 
     def accuracy(scores: np.ndarray) -> float:
@@ -118,22 +119,29 @@ def finetune(
                      progress=progress),
         ]
         metrics = _metrics(version, config, data, result, evaluations, selection)
-        _write_json(partial / "config.json", asdict(config))
-        with (partial / "predictions.jsonl").open("w", encoding="utf-8") as fh:
-            for ev in evaluations[1:]:
-                for row in ev.predictions():
-                    fh.write(json.dumps({"classifier": ev.name, **row}) + "\n")
-        write_report(
-            partial / "report", evaluations, f"Fine-tune {version}: LoRA with {config.label_mode}s",
-            version={"version": version, "config": asdict(config), **{k: metrics[k] for k in ("train", "data", "selection")}},
-            before=before.name, after=after.name, command=command,
-        )
+        _write_version(partial, config, metrics, evaluations, command)
         _write_json(partial / "metrics.json", metrics)  # last: its presence marks a finished version
         partial.rename(registry.dir / version)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
     return _gate(registry, registry.get(version), metrics, force, evaluations)
+
+
+def _write_version(
+    folder: Path, config: FinetuneConfig, metrics: dict[str, Any], evaluations: list[Evaluation], command: str
+) -> None:
+    """config.json, predictions.jsonl and the report (metrics.json is written last, by the caller)."""
+    _write_json(folder / "config.json", asdict(config))
+    with (folder / "predictions.jsonl").open("w", encoding="utf-8") as fh:
+        for ev in evaluations[1:]:
+            for row in ev.predictions():
+                fh.write(json.dumps({"classifier": ev.name, **row}) + "\n")
+    context = {"version": metrics["version"], "config": asdict(config)}
+    context.update({key: metrics[key] for key in ("train", "data", "selection")})
+    before, after = evaluations[0].name, evaluations[1].name
+    title = f"Fine-tune {metrics['version']}: LoRA with {config.label_mode}s"
+    write_report(folder / "report", evaluations, title, context, before, after, command)
 
 
 def _metrics(

@@ -8,17 +8,19 @@ router, so every claim about the fine-tune stands beside its cheaper alternative
 from __future__ import annotations
 
 import gc
-from typing import Callable, Sequence
+import re
+from collections.abc import Callable, Sequence
 
 from classifier.dataset import Example
 from classifier.prediction import Classifier
 from classifier.registry import ModelVersion, Registry, load_classifier, load_embedding
 from finetune.evaluation import Evaluation, Skipped, evaluate
+from household.errors import HouseholdError
 from household.settings import Settings
 from household.taxonomy import Taxonomy
 
 KINDS = ("auto", "llm", "embedding", "ensemble")
-MODEL_CHOICES = "VERSION|auto|llm|embedding|ensemble|base|zero-shot"
+MODEL_CHOICES = "auto, llm, embedding, ensemble, base, zero-shot"
 
 
 def version_settings(settings: Settings, version: ModelVersion) -> Settings:
@@ -58,6 +60,8 @@ def build_classifier(settings: Settings, taxonomy: Taxonomy, spec: str) -> Class
         from household.models import load_embedder
 
         return ZeroShotRouter(load_embedder(settings.embedding_model), taxonomy)
+    if not re.fullmatch(r"v\d+", spec):
+        raise HouseholdError(f"unknown model {spec!r}: choose a version (see `household models list`) or {MODEL_CHOICES}")
     version = Registry(settings.models_dir).get(spec)
     llm = load_version(settings, taxonomy, version)
     llm.name = f"LoRA {version.config.get('label_mode', 'code')}s ({version.version})"

@@ -36,7 +36,7 @@ class FinetuneConfig:
     alpha: int = 32
     dropout: float = 0.05
     target_modules: tuple[str, ...] = ALL_PROJECTIONS
-    top_layers: int | None = None  # LoRA on the last N blocks only: backward stops there (much faster on CPU)
+    top_layers: int | None = 10  # LoRA on the last N blocks only; the frozen trunk below runs once (finetune/trunk.py)
     learning_rate: float = 1e-3
     epochs: int = 12
     batch_size: int = 16

@@ -9,9 +9,9 @@ corpus whose files are all labelled never loads a model.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from classifier.prediction import Classifier
 from household.errors import InputError
@@ -64,7 +64,10 @@ class CategoryAssigner:
             return None
         category = self.taxonomy.find(document.category)
         if category is None:
-            log.warning("%s: category %r is not in the taxonomy; the classifier decides", document.source, document.category)
+            log.warning(
+                "%s: category %r is not in the taxonomy; the classifier decides",
+                document.source, document.category,
+            )
             return None
         return Assignment(category.code, 1.0, "front-matter")
 

@@ -7,8 +7,9 @@ calendar event) are never cut: they are packed whole, and overlap repeats whole 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from household.errors import ConfigError
 from ingest.document import Document, Record
@@ -32,7 +33,7 @@ class Chunker:
 
     def __init__(self, tokenizer: Any, max_tokens: int, overlap: int) -> None:
         if max_tokens < 16 or not 0 <= overlap < max_tokens // 2:
-            raise ConfigError(f"chunk_tokens {max_tokens} / chunk_overlap {overlap}: need size >= 16 and overlap < size/2")
+            raise ConfigError(f"chunk_tokens {max_tokens}, chunk_overlap {overlap}: need size >= 16, overlap < size/2")
         self.tokenizer, self.max_tokens, self.overlap = tokenizer, max_tokens, overlap
 
     def count(self, text: str) -> int:
@@ -72,10 +73,13 @@ class Chunker:
             pieces.append(_Piece(text, self.count(text), group, False, index))
             if end == len(offsets):
                 return pieces
-            begin = max(begin + 1, min((s for s in starts if end - self.overlap <= s < end), default=end - self.overlap))
+            overlap_start = min((s for s in starts if end - self.overlap <= s < end), default=end - self.overlap)
+            begin = max(begin + 1, overlap_start)
 
     def _carry(self, previous: list[_Piece], piece: _Piece, budget: int) -> list[_Piece]:
         """The overlap: trailing whole pieces of the previous chunk, else the tail of its last prose piece."""
+        if piece.record == previous[-1].record:
+            return []  # the next window of the same long record: windows overlap already
         room = min(self.overlap, budget - piece.tokens)
         carried: list[_Piece] = []
         for old in reversed(previous):
@@ -93,7 +97,8 @@ class Chunker:
         return [_Piece(tail, self.count(tail), last.group, False, last.record)]
 
     def _offsets(self, text: str) -> list[tuple[int, int]]:
-        return self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)["offset_mapping"]
+        encoding = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+        return encoding["offset_mapping"]
 
     def _emit(self, label: str, pieces: list[_Piece]) -> Chunk:
         text = label + "\n" + "\n".join(piece.text.strip() for piece in pieces)

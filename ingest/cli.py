@@ -14,7 +14,7 @@ from household.errors import InputError
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--category", metavar="NAME", help="File everything read now under this category (name or code).")
-@click.option("--include", multiple=True, metavar="GLOB", help="Only files matching GLOB (name or path under PATH); repeatable.")
+@click.option("--include", multiple=True, metavar="GLOB", help="Only files matching GLOB (name or path); repeatable.")
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Leave out files matching GLOB; repeatable.")
 @click.option("--sync", is_flag=True, help="Also forget stored files that were deleted from the given folders.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -93,7 +93,9 @@ def sources(app: App, as_json: bool) -> None:
         click.echo("The store is empty: run `household ingest PATH`.")
         return
     for row in rows:
-        names = ", ".join(app.taxonomy.by_code(code).name if code in app.taxonomy.codes else code for code in row["categories"])
+        names = ", ".join(
+            app.taxonomy.by_code(code).name if code in app.taxonomy.codes else code for code in row["categories"]
+        )
         click.echo(f"{row['chunks']:>5}  {names:<24} {row['ingested_at']}  {row['file']}")
     click.echo(f"{sum(r['chunks'] for r in rows)} chunks from {len(rows)} files")
 

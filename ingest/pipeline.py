@@ -14,11 +14,12 @@ import logging
 import os
 import time
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from household.errors import DataError
 from household.settings import Settings
@@ -84,12 +85,10 @@ class Pipeline:
         report = Report()
         with self.store.writer():
             stored = self.store.files()
-            found = [item for root in paths for item in self.discover(Path(root))]
-            report.skipped += [item for item in found if isinstance(item, Skipped)]
-            unique = {item[0].resolve(): item for item in reversed(found) if not isinstance(item, Skipped)}
-            work = list(reversed(unique.values()))  # a file reached twice (overlapping paths, a symlink) is read once
-            with tqdm(total=len(work), unit="file", disable=not progress) as files, tqdm(
-                unit="chunk", desc="chunks", disable=not progress, position=1
+            work = self._work(paths, report)
+            bars = {"disable": None if progress else True}  # None: shown on a terminal only
+            with tqdm(total=len(work), unit="file", **bars) as files, tqdm(
+                unit="chunk", desc="chunks", position=1, **bars
             ) as chunks:
                 for path, root in work:
                     files.set_postfix_str(path.name[-40:])
@@ -100,6 +99,17 @@ class Pipeline:
             report.store = self.store.stats()
         report.seconds = round(time.monotonic() - started, 2)
         return report
+
+    def _work(self, paths: Sequence[Path], report: Report) -> list[tuple[Path, Path]]:
+        """Every file to read once, in order: a file reached twice (overlapping paths, a symlink) is read once."""
+        work, seen = [], set()
+        for item in (item for root in paths for item in self.discover(Path(root))):
+            if isinstance(item, Skipped):
+                report.skipped.append(item)
+            elif item[0].resolve() not in seen:
+                seen.add(item[0].resolve())
+                work.append(item)
+        return work
 
     def discover(self, root: Path) -> Iterator[tuple[Path, Path] | Skipped]:
         """(file, the root it was found under) for every candidate file; hidden ones are ignored silently."""
@@ -160,7 +170,8 @@ class Pipeline:
     def _bytes(self, path: Path) -> bytes:
         """The file's bytes, after the checks that need no reading: kind, type, size."""
         if not path.is_file():
-            raise DataError(path, None, "not a regular file" if path.exists() else "cannot read: the file does not exist")
+            problem = "not a regular file" if path.exists() else "cannot read: the file does not exist"
+            raise DataError(path, None, problem)
         if not supported(path.name):
             raise DataError(path, None, f"unsupported file type {path.suffix.lower() or '(no extension)'}")
         size, limit = path.stat().st_size / 1024 / 1024, self.settings.max_file_mb
@@ -174,8 +185,12 @@ class Pipeline:
     def _chunks(
         self, file: str, content_hash: str, documents: list[Document], fixed: Assignment | None
     ) -> tuple[list[str], list[str], list[dict]]:
-        ingested_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        parts = [(doc, chunk, assignment) for doc in documents for chunk, assignment in self._categorized(doc, documents[0], fixed)]
+        ingested_at = datetime.now(UTC).isoformat(timespec="seconds")
+        parts = [
+            (doc, chunk, assignment)
+            for doc in documents
+            for chunk, assignment in self._categorized(doc, documents[0], fixed)
+        ]
         ids, texts, metadatas = [], [], []
         position: Counter = Counter()
         for doc, chunk, assignment in parts:

@@ -13,13 +13,13 @@ import email.policy
 import io
 import logging
 import re
+from collections.abc import Callable
 from datetime import date, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import PurePath
-from typing import Callable
 
-from ingest.document import Document, Record
 from household.errors import DataError
+from ingest.document import Document, Record
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,8 @@ def _readers() -> dict[str, Callable[[str, bytes], list[Document]]]:
 
 def decode(source: str, data: bytes) -> str:
     """Text from bytes: UTF-8 (or a BOM's encoding), else charset-normalizer's best guess; binary is refused."""
-    for bom, encoding in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+    boms = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+    for bom, encoding in boms:
         if data.startswith(bom):
             return data.decode(encoding, errors="replace")
     if b"\x00" in data[:8192]:
@@ -145,7 +146,10 @@ def read_email(source: str, data: bytes) -> list[Document]:
     records = [Record(header, atomic=True)]
     body = message.get_body(preferencelist=("plain", "html"))
     if body is not None:
-        content = body.get_content()
+        try:
+            content = body.get_content()
+        except (LookupError, UnicodeError):  # an unknown or wrong charset label: guess from the bytes instead
+            content = decode(source, body.get_payload(decode=True) or b"")
         if body.get_content_subtype() == "html":
             records += _html_records(content)
         else:
@@ -196,8 +200,9 @@ def read_pdf(source: str, data: bytes) -> list[Document]:
         created = pdf.metadata.creation_date if pdf.metadata else None
     except DataError:
         raise
-    except Exception as exc:  # pypdf raises many types on damaged files; all mean the same to the user
-        raise DataError(source, None, f"corrupt PDF ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'unreadable'})") from None
+    except Exception as exc:  # noqa: BLE001 - pypdf raises many types on damaged files; all mean the same here
+        detail = str(exc).splitlines()[0] if str(exc) else "unreadable"
+        raise DataError(source, None, f"corrupt PDF ({type(exc).__name__}: {detail})") from None
     records = [record for page in pages for record in _paragraphs(page)]
     if not records:
         raise DataError(source, None, "PDF has no text layer (a scanned image?)")
@@ -223,7 +228,9 @@ def _front_matter(text: str) -> tuple[dict[str, str], str]:
 
 
 def _prose(source: str, fmt: str, body: str, fields: dict[str, str], title: str) -> Document:
-    return Document(source, fmt, _paragraphs(body), title=title, date=fields.get("date", ""), category=fields.get("category", ""))
+    return Document(
+        source, fmt, _paragraphs(body), title=title, date=fields.get("date", ""), category=fields.get("category", "")
+    )
 
 
 def _paragraphs(text: str) -> list[Record]:

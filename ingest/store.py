@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from household.errors import ConfigError, ServiceError
@@ -71,7 +72,7 @@ class StoredFile:
 class Store:
     """The category-aware Chroma collection (settings.collection) with our embeddings."""
 
-    def __init__(self, settings: Settings, embedder: "SentenceTransformer | None" = None) -> None:
+    def __init__(self, settings: Settings, embedder: SentenceTransformer | None = None) -> None:
         self.settings = settings
         self._embedder = embedder
         self._remote = None
@@ -79,7 +80,7 @@ class Store:
         self._chroma_settings: Any = None
 
     @property
-    def embedder(self) -> "SentenceTransformer":
+    def embedder(self) -> SentenceTransformer:
         if self._embedder is None:
             from household.models import load_embedder
 
@@ -159,7 +160,7 @@ class Store:
         return {"chunks": sum(categories.values()), "sources": len(files), "categories": dict(categories)}
 
     @contextmanager
-    def writer(self) -> Iterator["Store"]:
+    def writer(self) -> Iterator[Store]:
         """Hold the one-writer lock for a whole ingest or forget; a second writer is refused, not queued."""
         from filelock import FileLock, Timeout
 
@@ -168,9 +169,13 @@ class Store:
             with FileLock(path, timeout=1):
                 yield self
         except Timeout:
-            raise ServiceError(f"another `household ingest` or `forget` is writing to {self.location}; wait for it to finish") from None
+            raise ServiceError(
+                f"another `household ingest` or `forget` is writing to {self.location}; wait for it to finish"
+            ) from None
 
-    def write_file(self, old_ids: list[str], ids: list[str], texts: list[str], metadatas: list[dict], embeddings: list[list[float]]) -> None:
+    def write_file(
+        self, old_ids: list[str], ids: list[str], texts: list[str], metadatas: list[dict], embeddings: list[list[float]]
+    ) -> None:
         """Replace one file's chunks as one unit: upsert the new ones, then delete the old ones.
 
         Readers are locked out for the duration, so they see the old file or the new one, never a mix.
@@ -185,7 +190,9 @@ class Store:
             try:
                 for start in range(0, len(ids), step):
                     part = slice(start, start + step)
-                    collection.upsert(ids=ids[part], documents=texts[part], metadatas=metadatas[part], embeddings=embeddings[part])
+                    collection.upsert(
+                        ids=ids[part], documents=texts[part], metadatas=metadatas[part], embeddings=embeddings[part]
+                    )
                     written += ids[part]
                 for start in range(0, len(stale), step):
                     collection.delete(ids=stale[start : start + step])
@@ -195,7 +202,7 @@ class Store:
                 try:
                     for start in range(0, len(added), step):
                         collection.delete(ids=added[start : start + step])
-                except Exception:  # the store itself failed; the next run repairs the file (see StoredFile.complete)
+                except Exception:  # noqa: BLE001 - the store itself failed; the next run repairs the file
                     log.warning("could not roll back %d chunks; re-run the ingest to repair", len(added))
                 raise
 
@@ -238,7 +245,7 @@ class Store:
         return store.with_name(f"{store.name}.{suffix}")
 
     @contextmanager
-    def _session(self) -> Iterator["Collection"]:
+    def _session(self) -> Iterator[Collection]:
         """The collection for one short operation (see the module docstring for why it is short)."""
         import chromadb
         import httpx
@@ -254,7 +261,8 @@ class Store:
             try:
                 lock.acquire()
             except Timeout:
-                raise ServiceError(f"the store {self.location} stayed locked for {LOCK_TIMEOUT_S:.0f} s; is a process stuck?") from None
+                stuck = f"the store {self.location} stayed locked for {LOCK_TIMEOUT_S:.0f} s; is a process stuck?"
+                raise ServiceError(stuck) from None
             try:
                 client = chromadb.PersistentClient(path=str(self.settings.store_dir), settings=self._client_settings())
                 try:
@@ -266,7 +274,7 @@ class Store:
         except (ChromaError, httpx.TransportError) as exc:
             raise ServiceError(f"Chroma store {self.location}: {exc}".splitlines()[0]) from exc
 
-    def _collection(self, client: Any) -> "Collection":
+    def _collection(self, client: Any) -> Collection:
         from chromadb.errors import InvalidArgumentError
 
         self._max_batch = self._max_batch or client.get_max_batch_size()
@@ -281,7 +289,8 @@ class Store:
         if self._remote is None:
             import chromadb
 
-            url = urlparse(self.settings.chroma_url if "//" in self.settings.chroma_url else f"http://{self.settings.chroma_url}")
+            given = self.settings.chroma_url
+            url = urlparse(given if "//" in given else f"http://{given}")
             try:
                 self._remote = chromadb.HttpClient(
                     host=url.hostname or "127.0.0.1", port=url.port or (443 if url.scheme == "https" else 8000),
@@ -290,7 +299,8 @@ class Store:
                 self._remote.heartbeat()
             except Exception as exc:  # connection refused, DNS, TLS: all mean "the server is not there"
                 self._remote = None
-                raise ServiceError(f"cannot reach the Chroma server at {self.settings.chroma_url}: {exc}".splitlines()[0]) from exc
+                down = f"cannot reach the Chroma server at {given}: {exc}".splitlines()[0]
+                raise ServiceError(down) from exc
         return self._remote
 
     def _client_settings(self) -> Any:

@@ -6,9 +6,9 @@ import copy
 
 import pytest
 
+from classifier.dataset import Example
 from classifier.generative import GenerativeClassifier
 from finetune.evaluation import evaluate
-from classifier.dataset import Example
 
 
 @pytest.fixture

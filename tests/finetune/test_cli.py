@@ -81,3 +81,12 @@ def test_compare_runs_every_scenario_and_says_what_is_missing(trained, tmp_path:
     assert scenarios["base + codes, scored"]["invalid"] == 0
     text = (tmp_path / "r" / "report.md").read_text()
     assert "## Before and after" in text and "| base + names, generated (seed) | LoRA codes (v0001) |" in text
+
+
+def test_eval_of_an_unknown_model_name_lists_the_choices(settings) -> None:
+    result = invoke("eval", "--model", "embeding")
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        "Error: unknown model 'embeding': choose a version (see `household models list`) or "
+        "auto, llm, embedding, ensemble, base, zero-shot"
+    )

@@ -33,7 +33,7 @@ def test_f16_export_round_trips_through_gguf_with_identical_predictions(trained,
 
     modelfile = result.modelfile.read_text()
     assert modelfile.startswith("# ") and "FROM ./model.gguf" in modelfile
-    assert re.search(r'TEMPLATE """<\|im_start\|>system\n\{\{ \.System \}\}<\|im_end\|>\n.*\{\{ \.Prompt \}\}', modelfile, re.S)
+    assert re.search(r'TEMPLATE """<\|im_start\|>system\n\{\{ \.System \}\}<\|im_end\|>\n.*\{\{ \.Prompt \}\}', modelfile, re.DOTALL)
     config = json.loads((trained.models_dir / "v0001" / "config.json").read_text())
     assert f'SYSTEM """{instructions(taxonomy, "code", config["prompt_style"])}"""' in modelfile
     for line in ('PARAMETER stop "<|im_end|>"', "PARAMETER temperature 0", "PARAMETER num_predict 4"):

@@ -16,6 +16,17 @@ from ingest.store import Store
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """MiniLM on many small inputs: one thread avoids OpenMP stalls on a busy shared CPU (40x on 2 cores)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def docs(tmp_path: Path) -> Path:
     """A writable copy of the one-file-per-format fixtures."""

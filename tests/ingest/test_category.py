@@ -20,7 +20,8 @@ def code(taxonomy, name: str) -> str:
 
 def test_the_flag_beats_everything(settings, taxonomy, router):
     forced = CategoryAssigner(settings, taxonomy, "garden-lights", classifier=router)
-    assert forced.before_reading(Path("records/pool/a.md"), Path("records")) == Assignment(code(taxonomy, "garden lights"), 1.0, "flag")
+    expected = Assignment(code(taxonomy, "garden lights"), 1.0, "flag")
+    assert forced.before_reading(Path("records/pool/a.md"), Path("records")) == expected
 
 
 def test_the_nearest_category_folder_wins_with_dashes_or_underscores(assigner, taxonomy):
@@ -32,7 +33,8 @@ def test_the_nearest_category_folder_wins_with_dashes_or_underscores(assigner, t
 
 def test_the_folder_given_on_the_command_line_counts_too(assigner, taxonomy, tmp_path):
     (tmp_path / "tree_service").mkdir()
-    assert assigner.before_reading(tmp_path / "tree_service" / "a.md", tmp_path / "tree_service").code == code(taxonomy, "tree service")
+    folder = tmp_path / "tree_service"
+    assert assigner.before_reading(folder / "a.md", folder).code == code(taxonomy, "tree service")
     single = tmp_path / "tree_service" / "a.md"
     single.write_text("x")
     assert assigner.before_reading(single, single).code == code(taxonomy, "tree service")
@@ -45,13 +47,16 @@ def test_a_folder_named_like_a_code_is_not_a_category(assigner, taxonomy):
 
 def test_front_matter_takes_a_name_or_a_code_and_ignores_unknown_values(assigner, taxonomy):
     assert assigner.from_document(Document("a.md", "md", category="Tree Service")).origin == "front-matter"
-    assert assigner.from_document(Document("a.md", "md", category=code(taxonomy, "fence"))).code == code(taxonomy, "fence")
+    fence = code(taxonomy, "fence")
+    assert assigner.from_document(Document("a.md", "md", category=fence)).code == fence
     assert assigner.from_document(Document("a.md", "md", category="basement")) is None
     assert assigner.from_document(Document("a.md", "md")) is None
 
 
 def test_the_classifier_assigns_per_text_with_its_confidence(assigner, taxonomy):
-    guesses = assigner.classify(["Chlorine tabs and a new cartridge for the swimming pool filter", "Oil change and new tires for the car"])
+    guesses = assigner.classify(
+        ["Chlorine tabs and a new cartridge for the swimming pool filter", "Oil change and new tires for the car"]
+    )
     assert [g.code for g in guesses] == [code(taxonomy, "pool"), code(taxonomy, "car")]
     assert all(g.origin == "classifier" and 0 < g.confidence < 1 for g in guesses)
 

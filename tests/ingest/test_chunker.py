@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
 from household.errors import ConfigError
@@ -27,7 +29,7 @@ def test_long_prose_is_cut_into_overlapping_windows_within_the_budget(chunker, e
     for chunk in chunks:
         assert chunk.text.startswith("notes.txt\n")
         assert chunk.tokens == len(embedder.tokenizer(chunk.text, add_special_tokens=False)["input_ids"]) <= 60
-    for before, after in zip(chunks, chunks[1:]):
+    for before, after in pairwise(chunks):
         head = body(after).split()[:3]
         assert " ".join(head) in body(before), "the next chunk starts inside the previous one (overlap)"
     words = set(PROSE.split())
@@ -36,7 +38,10 @@ def test_long_prose_is_cut_into_overlapping_windows_within_the_budget(chunker, e
 
 def test_csv_rows_are_packed_whole_and_overlap_repeats_whole_rows(embedder):
     chunker = Chunker(embedder.tokenizer, max_tokens=90, overlap=30)
-    rows = [Record(f"date: 2025-01-{i:02d}; vendor: Leslie's Pool; item: chlorine tabs; cost: ${i}.99", atomic=True) for i in range(1, 31)]
+    rows = [
+        Record(f"date: 2025-01-{i:02d}; vendor: Leslie's Pool; item: chlorine tabs; cost: ${i}.99", atomic=True)
+        for i in range(1, 31)
+    ]
     chunks = chunker.chunk(Document("/r/receipts.csv", "csv", rows))
     assert len(chunks) > 3
     texts = {r.text for r in rows}
@@ -47,7 +52,7 @@ def test_csv_rows_are_packed_whole_and_overlap_repeats_whole_rows(embedder):
         assert all(line in texts for line in lines), "a chunk holds only whole rows"
         seen.update(lines)
     assert seen == texts
-    assert any(set(body(a).split("\n")) & set(body(b).split("\n")) for a, b in zip(chunks, chunks[1:]))
+    assert any(set(body(a).split("\n")) & set(body(b).split("\n")) for a, b in pairwise(chunks))
 
 
 def test_an_oversized_event_stays_whole_in_a_chunk_of_its_own(chunker):
@@ -73,3 +78,10 @@ def test_the_label_names_the_document_and_counts_against_the_budget(chunker):
 def test_impossible_sizes_are_a_config_error(embedder):
     with pytest.raises(ConfigError):
         Chunker(embedder.tokenizer, max_tokens=100, overlap=60)
+
+
+def test_windows_of_one_long_record_do_not_repeat_their_overlap(chunker):
+    chunks = chunker.chunk(Document("/home/notes.txt", "txt", [Record(PROSE)]))
+    for chunk in chunks:
+        lines = body(chunk).split("\n")
+        assert len(lines) == 1, "each window is one piece, with no extra tail carried in front of it"

@@ -19,7 +19,9 @@ pytestmark = [
 ]
 
 
-def test_the_corpus_ingests_every_category_keeps_every_answer_and_reruns_to_nothing(settings, taxonomy, embedder, monkeypatch):
+def test_the_corpus_ingests_every_category_keeps_every_answer_and_reruns_to_nothing(
+    settings, taxonomy, embedder, monkeypatch
+):
     monkeypatch.setattr("household.models.load_embedder", lambda spec: embedder)
     first = CliRunner().invoke(main, ["ingest", str(CORPUS), "--json"], catch_exceptions=False)
     assert first.exit_code == 0, first.output
@@ -31,10 +33,13 @@ def test_the_corpus_ingests_every_category_keeps_every_answer_and_reruns_to_noth
     questions = [json.loads(line) for line in (CORPUS / "qa.jsonl").read_text().splitlines() if line.strip()]
     filed_right = 0
     for q in questions:
-        holding = [m for t, m in chunks if m["file"] == str(CORPUS / q["doc"]) and all(a in t for a in q["answer_contains"])]
+        holding = [
+            m for t, m in chunks if m["file"] == str(CORPUS / q["doc"]) and all(a in t for a in q["answer_contains"])
+        ]
         assert holding, f"no chunk of {q['doc']} holds {q['answer_contains']}"
         filed_right += any(m["category"] == taxonomy.by_name(q["category"]).code for m in holding)
     assert filed_right >= 0.9 * len(questions)
 
     again = json.loads(CliRunner().invoke(main, ["ingest", str(CORPUS), "--json"], catch_exceptions=False).output)
-    assert again["chunks_written"] == 0 and again["ingested"] == [] and len(again["unchanged"]) == len(report["ingested"])
+    assert again["chunks_written"] == 0 and again["ingested"] == []
+    assert len(again["unchanged"]) == len(report["ingested"])

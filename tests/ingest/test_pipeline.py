@@ -16,6 +16,7 @@ from ingest.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FORMATS = {"md", "txt", "csv", "ics", "eml", "html", "pdf"}
+SEASONS = "\n\n".join(f"Season {y}: opened in April, closed in October. " * 6 for y in range(2000, 2012))
 
 
 def by_file(store: Store) -> dict[str, list[tuple[str, str, dict]]]:
@@ -32,7 +33,8 @@ def assert_consistent(store: Store) -> None:
         assert len({m["content_hash"] for m in metas}) == 1, file
         assert len(rows) == metas[0]["file_chunks"], file
         for source in {m["source"] for m in metas}:
-            assert sorted(m["chunk_index"] for m in metas if m["source"] == source) == list(range(sum(m["source"] == source for m in metas)))
+            indices = sorted(m["chunk_index"] for m in metas if m["source"] == source)
+            assert indices == list(range(len(indices))), source
 
 
 def test_every_format_is_stored_with_full_metadata(ingest, store, docs, taxonomy):
@@ -66,7 +68,10 @@ def test_category_precedence_flag_then_folder_then_front_matter_then_classifier(
     (root / "misc" / "untagged.txt").write_text("Swapped the brake pads and rotated the tires on the minivan.\n")
 
     def categories() -> dict[str, tuple[str, str]]:
-        return {Path(f).relative_to(root).as_posix(): (rows[0][2]["category"], rows[0][2]["category_origin"]) for f, rows in by_file(store).items()}
+        return {
+            Path(f).relative_to(root).as_posix(): (rows[0][2]["category"], rows[0][2]["category_origin"])
+            for f, rows in by_file(store).items()
+        }
 
     ingest(root)
     assert categories() == {
@@ -116,7 +121,8 @@ def test_a_changed_file_replaces_its_chunks(ingest, store, docs):
     assert report.ingested == [str(notes.resolve())] and report.chunks_written > 0
     rows = by_file(store)[str(notes.resolve())]
     assert not old_ids & {i for i, _, _ in rows}
-    assert all("Pentair SuperFlo" not in text for _, text, _ in rows) and any("Hayward MaxFlo" in text for _, text, _ in rows)
+    assert all("Pentair SuperFlo" not in text for _, text, _ in rows)
+    assert any("Hayward MaxFlo" in text for _, text, _ in rows)
     assert_consistent(store)
 
 
@@ -146,11 +152,13 @@ def test_bad_input_is_skipped_with_a_reason_and_the_rest_is_ingested(ingest, sto
     reasons = {Path(s.path).name: s.reason for s in report.skipped}
     assert reasons == {
         "empty.md": "empty file", "blank.txt": "empty file", "random.txt": "binary file, not text",
-        "photo.gif": "unsupported file type .gif", "broken.ics": reasons["broken.ics"], "truncated.pdf": reasons["truncated.pdf"],
+        "photo.gif": "unsupported file type .gif",
+        "broken.ics": reasons["broken.ics"], "truncated.pdf": reasons["truncated.pdf"],
         "big.txt": "0.0191 MB is over the 0.01 MB limit (max_file_mb)", "link.md": "symlink leads outside the folder",
         "dangling.txt": reasons["dangling.txt"],
     }
-    assert reasons["broken.ics"].startswith("malformed iCalendar") and reasons["truncated.pdf"].startswith("corrupt PDF")
+    assert reasons["broken.ics"].startswith("malformed iCalendar")
+    assert reasons["truncated.pdf"].startswith("corrupt PDF")
     assert reasons["dangling.txt"].startswith("cannot read")
     assert all("\n" not in reason for reason in reasons.values())
     stored = {Path(f).name for f in by_file(store)}
@@ -167,7 +175,7 @@ def test_an_error_mid_file_rolls_back_and_a_rerun_completes(ingest, store, docs,
     ingest(docs)
     notes = docs / "pool-notes.md"
     old = {i for i, _, m in store.chunks() if m["file"] == str(notes.resolve())}
-    notes.write_text(notes.read_text() + "\n\n".join(f"Season {y}: opened in April, closed in October." * 6 for y in range(2000, 2012)))
+    notes.write_text(notes.read_text() + SEASONS)
     monkeypatch.setattr(Store, "_batch_size", lambda self: 2)
     calls = {"n": 0}
     real_upsert = Collection.upsert
@@ -192,7 +200,7 @@ def test_an_error_mid_file_rolls_back_and_a_rerun_completes(ingest, store, docs,
 def test_a_process_killed_mid_file_is_repaired_by_the_next_run(ingest, store, docs, settings):
     ingest(docs)
     notes = docs / "pool-notes.md"
-    notes.write_text(notes.read_text() + "\n\n".join(f"Season {y}: opened in April, closed in October." * 6 for y in range(2000, 2012)))
+    notes.write_text(notes.read_text() + SEASONS)
     script = textwrap.dedent(f"""
         import os
         from chromadb.api.models.Collection import Collection
@@ -211,9 +219,11 @@ def test_a_process_killed_mid_file_is_repaired_by_the_next_run(ingest, store, do
         Collection.upsert = dying_upsert
         Store._batch_size = lambda self: 2
         settings = Settings.load()
-        Pipeline(settings, Store(settings), CategoryAssigner(settings, Taxonomy.load(settings.taxonomy_file), "pool")).run([{str(notes)!r}])
+        assigner = CategoryAssigner(settings, Taxonomy.load(settings.taxonomy_file), "pool")
+        Pipeline(settings, Store(settings), assigner).run([{str(notes)!r}])
     """)
-    assert subprocess.run([sys.executable, "-c", script], env=os.environ, timeout=300).returncode == 9
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    assert subprocess.run([sys.executable, "-c", script], env=env, timeout=300, check=False).returncode == 9
     rows = by_file(store)[str(notes.resolve())]
     assert len({m["content_hash"] for _, _, m in rows}) == 2, "half-written: old and new chunks side by side"
     report = ingest(docs)
@@ -229,3 +239,10 @@ def test_forget_a_file_or_a_folder(ingest, store, docs, tmp_path):
     files, _ = forget(store, docs)
     assert len(files) == len(list(docs.iterdir())) - 1 and store.count() == 0
     assert forget(store, tmp_path / "never-ingested.md") == ([], 0)
+
+
+def test_a_file_reached_twice_is_read_once(ingest, docs):
+    (docs / "again.md").symlink_to(docs / "pool-notes.md")
+    report = ingest(docs, docs / "pool-notes.md", category="pool")
+    assert len(report.ingested) == len(list(docs.iterdir())) - 1 and report.unchanged == []
+    assert report.ingested.count(str((docs / "pool-notes.md").resolve())) == 1

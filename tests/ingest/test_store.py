@@ -21,8 +21,11 @@ def put(store: Store, source: str, texts: list[str], code: str) -> list[str]:
     """Write one file's chunks directly, as the pipeline would."""
     ids = [f"{Path(source).name}-{i}" for i in range(len(texts))]
     metas = [
-        {"source": source, "file": source, "content_hash": "h" + source, "chunk_index": i, "file_chunks": len(texts),
-         "category": code, "category_confidence": 1.0, "category_origin": "flag", "ingested_at": "2025-01-01T00:00:00+00:00"}
+        {
+            "source": source, "file": source, "content_hash": "h" + source, "chunk_index": i, "file_chunks": len(texts),
+            "category": code, "category_confidence": 1.0, "category_origin": "flag",
+            "ingested_at": "2025-01-01T00:00:00+00:00",
+        }
         for i in range(len(texts))
     ]
     store.write_file([], ids, texts, metas, store.embed(texts))
@@ -31,7 +34,8 @@ def put(store: Store, source: str, texts: list[str], code: str) -> list[str]:
 
 @pytest.fixture
 def filled(store: Store, taxonomy) -> Store:
-    put(store, "/h/pool.md", ["The pool pump hums at night.", "Pool filter cartridge replaced."], taxonomy.by_name("pool").code)
+    pool = taxonomy.by_name("pool").code
+    put(store, "/h/pool.md", ["The pool pump hums at night.", "Pool filter cartridge replaced."], pool)
     put(store, "/h/fountain.md", ["The fountain pump clogged with algae."], taxonomy.by_name("fountain").code)
     put(store, "/h/heater.md", ["Water heater anode rod replaced."], taxonomy.by_name("water heater").code)
     return store
@@ -46,7 +50,8 @@ def test_an_empty_store_answers_without_creating_anything(store, settings):
 def test_search_filters_by_no_one_or_several_category_codes(filled, taxonomy):
     pool, fountain = taxonomy.by_name("pool").code, taxonomy.by_name("fountain").code
     everything = filled.search("pump", 10)
-    assert len(everything) == 4 and {h.category for h in everything} == {pool, fountain, taxonomy.by_name("water heater").code}
+    assert len(everything) == 4
+    assert {h.category for h in everything} == {pool, fountain, taxonomy.by_name("water heater").code}
     assert filled.search("pump", 10, []) == everything
     assert {h.category for h in filled.search("pump", 10, [pool])} == {pool}
     assert {h.category for h in filled.search("pump", 10, [pool, fountain])} == {pool, fountain}
@@ -60,7 +65,8 @@ def test_distances_are_squared_l2_of_unit_vectors(filled):
     assert hit.distance == pytest.approx(0.0, abs=1e-4)
     query, text = filled.embed(["fountain algae", hit.text])
     cosine = sum(a * b for a, b in zip(query, text))
-    assert [h for h in filled.search("fountain algae", 4) if h.id == hit.id][0].distance == pytest.approx(2 - 2 * cosine, abs=1e-3)
+    same = next(h for h in filled.search("fountain algae", 4) if h.id == hit.id)
+    assert same.distance == pytest.approx(2 - 2 * cosine, abs=1e-3)
 
 
 def test_chunks_sources_and_stats(filled, taxonomy):
@@ -69,7 +75,8 @@ def test_chunks_sources_and_stats(filled, taxonomy):
     assert {meta["file"] for _, _, meta in rows} == {"/h/pool.md", "/h/fountain.md", "/h/heater.md"}
     sources = {s["file"]: s for s in filled.sources()}
     assert sources["/h/pool.md"]["chunks"] == 2 and sources["/h/pool.md"]["category"] == taxonomy.by_name("pool").code
-    assert filled.stats() == {"chunks": 4, "sources": 3, "categories": {taxonomy.by_name(n).code: c for n, c in [("pool", 2), ("fountain", 1), ("water heater", 1)]}}
+    per_category = {taxonomy.by_name(n).code: c for n, c in [("pool", 2), ("fountain", 1), ("water heater", 1)]}
+    assert filled.stats() == {"chunks": 4, "sources": 3, "categories": per_category}
 
 
 def test_writes_are_split_into_batches_the_client_accepts(store, monkeypatch, taxonomy):
@@ -84,10 +91,9 @@ def test_writes_are_split_into_batches_the_client_accepts(store, monkeypatch, ta
 
 
 def test_a_second_writer_is_refused(store):
-    with store.writer():
-        with pytest.raises(ServiceError, match="another `household ingest`"):
-            with Store(store.settings).writer():
-                pass
+    second = Store(store.settings)
+    with store.writer(), pytest.raises(ServiceError, match="another `household ingest`"), second.writer():
+        pass
 
 
 def test_an_unreachable_server_is_a_service_error(settings, embedder):
@@ -108,7 +114,8 @@ def chroma_server(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     log = (tmp_path / "chroma.log").open("w")
-    server = subprocess.Popen([binary, "run", "--path", tmp_path / "server-data", "--host", "127.0.0.1", "--port", str(port)], stdout=log, stderr=log)
+    command = [binary, "run", "--path", tmp_path / "server-data", "--host", "127.0.0.1", "--port", str(port)]
+    server = subprocess.Popen(command, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -149,8 +156,9 @@ def test_one_process_ingests_while_another_searches(tmp_path, settings):
     for i in range(4):
         (folder / f"log-{i}.txt").write_text("placeholder")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}  # two torch processes on a small machine: no oversubscription
-    writer = subprocess.Popen([sys.executable, WORKER, "ingest", folder, "3"], env=env, stderr=subprocess.PIPE, text=True)
-    reader = subprocess.Popen([sys.executable, WORKER, "search"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, "env": env}
+    writer = subprocess.Popen([sys.executable, WORKER, "ingest", folder, "3"], **pipes)
+    reader = subprocess.Popen([sys.executable, WORKER, "search"], **pipes)
     try:
         _, writer_err = writer.communicate(timeout=500)
         reader_out, reader_err = reader.communicate(timeout=120)
@@ -164,7 +172,8 @@ def test_one_process_ingests_while_another_searches(tmp_path, settings):
     assert result["snapshots"] >= 3 and len(result["rounds"]) >= 2, f"the reader should see the store change: {result}"
     final = Store(settings).files()
     assert len(final) == 4 and all(f.complete(next(iter(f.hashes))) for f in final.values())
-    assert {line for _, text, _ in Store(settings).chunks() for line in text.splitlines() if line.startswith("Round ")} >= {"Round 2 of log-0."}
+    lines = {line for _, text, _ in Store(settings).chunks() for line in text.splitlines()}
+    assert {f"Round 2 of log-{i}." for i in range(4)} <= lines and not any(line.startswith("Round 1") for line in lines)
 
 
 def test_an_invalid_collection_name_is_a_config_error(settings, embedder, taxonomy):
