@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import cProfile
+import importlib
 import io
 import os
 import platform
@@ -16,20 +17,14 @@ from typing import Any, Callable
 
 import click
 
-from bench import classification, finetune, ingest, memory, retrieval, throughput
 from bench.report import Section, markdown, write_json
 from bench.workspace import FULL, QUICK, Workspace
 from household.errors import HouseholdError
 from household.settings import Settings
 
-SECTIONS: dict[str, Callable[[Workspace], Section]] = {
-    "classification": classification.run,
-    "throughput": throughput.run,
-    "ingest": ingest.run,
-    "retrieval": retrieval.run,
-    "memory": memory.run,
-    "finetune": finetune.run,
-}
+# Each section is a module with `run(Workspace) -> Section`, imported only when it runs (they import
+# torch, which must not happen before OMP_WAIT_POLICY is settled; see main).
+SECTIONS = ("classification", "throughput", "ingest", "retrieval", "memory", "finetune")
 HERE = Path(__file__).resolve().parent
 
 
@@ -45,7 +40,8 @@ def machine() -> dict[str, Any]:
         "cpu_count": os.cpu_count(), "cpu": cpu, "torch_threads": torch.get_num_threads(),
         "python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
         "sentence_transformers": sentence_transformers.__version__, "chromadb": chromadb.__version__,
-        "platform": platform.platform(), "load_before": _load(),
+        "platform": platform.platform(), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
+        "load_before": _load(),
     }
 
 
@@ -69,7 +65,8 @@ def run_section(name: str, ws: Workspace, profile_to: Path | None) -> Section:
     try:
         if profiler:
             profiler.enable()
-        section = SECTIONS[name](ws)
+        run: Callable[[Workspace], Section] = importlib.import_module(f"bench.{name}").run
+        section = run(ws)
     except Exception as exc:  # a broken section must not cost the others their figures
         section = Section(name, name, error=f"{type(exc).__name__}: {exc}".splitlines()[0])
         ws.say(f"{name} FAILED: {section.error}")
@@ -89,12 +86,14 @@ def run_section(name: str, ws: Workspace, profile_to: Path | None) -> Section:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--quick", is_flag=True, help="Tiny inputs (a smoke test of every section, ~minutes); figures mean little.")
+@click.option("--quick", is_flag=True, help="Tiny inputs: a smoke test of every section; the figures mean little.")
 @click.option("--only", callback=_only, metavar="NAME,...", help=f"Run only these sections: {', '.join(SECTIONS)}.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=HERE, show_default="bench/",
               help="Folder for results.json and results.md.")
+@click.option("--size", "sizes", multiple=True, metavar="NAME=N",
+              help="Change one size, e.g. --size chunks=10000 or --size store_sizes=1000,10000 (see bench/workspace.py).")
 @click.option("--profile", is_flag=True, help="Also write a cProfile summary per section to results.<name>.profile.txt.")
-def main(quick: bool, only: list[str], out: Path, profile: bool) -> None:
+def main(quick: bool, only: list[str], out: Path, sizes: tuple[str, ...], profile: bool) -> None:
     """Measure speed, cost and scale, each figure against an alternative timed in the same run.
 
     \b
@@ -108,9 +107,18 @@ def main(quick: bool, only: list[str], out: Path, profile: bool) -> None:
       python -m bench                          # everything, writes bench/results.json and .md
       python -m bench --quick                  # smoke test on tiny inputs
       python -m bench --only ingest,retrieval --profile
+      python -m bench --only ingest --size chunks=10000   # the issue's 10k-chunk ingest (~15 min here)
     """
+    # On a shared machine OpenMP threads that spin while waiting for each other burn the CPU the
+    # other thread needs: a classifier pass took 1.5-8 s instead of 0.5 s. Passive waiting keeps the
+    # figures about the code, not the neighbours; set OMP_WAIT_POLICY=ACTIVE to measure the default.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        chosen = (QUICK if quick else FULL).override(list(sizes))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--size") from None
     try:
         source = Settings.load(profile="offline")
     except HouseholdError as exc:
@@ -119,7 +127,7 @@ def main(quick: bool, only: list[str], out: Path, profile: bool) -> None:
     header: dict[str, Any] = {"date": datetime.now().isoformat(timespec="seconds"), "quick": quick, "machine": machine()}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="household-bench-") as tmp:
-        ws = Workspace(source, Path(tmp), QUICK if quick else FULL)
+        ws = Workspace(source, Path(tmp), chosen)
         header["sizes"] = ws.sizes_dict()
         ws.say(f"benchmarks ({'quick' if quick else 'full'}): {', '.join(only)}; load average {_load()}")
         sections = [run_section(name, ws, out / f"results.{name}.profile.txt" if profile else None) for name in only]

@@ -15,7 +15,7 @@ from typing import Callable
 import torch
 
 from bench.report import Section
-from bench.timing import Latency, ratio, times, timed
+from bench.timing import Latency, ratio, timed, times
 from bench.workspace import Workspace
 from classifier.dataset import Example
 from classifier.llm import LLMClassifier

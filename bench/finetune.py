@@ -58,7 +58,7 @@ def run(ws: Workspace) -> Section:
                          "trainable_params": result.trainable_params, "steps": ws.sizes.train_steps}
         if top is not None:
             start = llm.model.config.num_hidden_layers - top
-            trunk_seconds, _ = stopwatch(lambda: Trunk(llm, start, examples))
+            trunk_seconds, _ = stopwatch(Trunk, llm, start, examples)
             figures[name]["trunk_seconds_per_example"] = round(trunk_seconds / len(examples), 4)
     full, top = figures["all_blocks"]["examples_per_s"], figures[f"top_{TOP_LAYERS}"]["examples_per_s"]
     n, epochs = len(ws.split.train), FinetuneConfig().epochs
@@ -73,7 +73,7 @@ def run(ws: Workspace) -> Section:
     section.row("LoRA, all 30 blocks: examples/s", f"{full:.2f}")
     section.row(f"LoRA, top {TOP_LAYERS} blocks + cached trunk: examples/s", f"{top:.2f}",
                 f"{times(figures['top_over_all_blocks'])} all blocks")
-    section.row(f"trunk (frozen lower blocks, once per run): s per example", f"{trunk_seconds / len(examples):.3f}")
+    section.row("trunk (frozen lower blocks, once per run): s per example", f"{trunk_seconds / len(examples):.3f}")
     section.row(f"estimated {epochs}-epoch run on {n} examples (steps only)",
                 f"top {TOP_LAYERS}: {estimate_top / 60:.1f} min", f"all blocks: {estimate_full / 60:.1f} min "
                 f"({times(ratio(estimate_full, estimate_top))})")

@@ -52,9 +52,12 @@ def markdown(header: dict[str, Any], sections: list[Section]) -> str:
     lines = [
         f"# Benchmarks ({'quick' if header['quick'] else 'full'} run, {header['date']})",
         "",
-        f"Machine: {machine['cpu_count']} CPUs ({machine['cpu']}), torch {machine['torch']} with "
-        f"{machine['torch_threads']} threads, Python {machine['python']}; load average {machine['load_before']} "
-        f"before, {machine['load_after']} after; {header['seconds']:.0f} s in all.",
+        (
+            f"Machine: {machine['cpu_count']} CPUs ({machine['cpu']}), torch {machine['torch']} with "
+            f"{machine['torch_threads']} threads (OMP_WAIT_POLICY={machine['omp_wait_policy'] or 'unset'}), "
+            f"Python {machine['python']}; load average {machine['load_before']} "
+            f"before, {machine['load_after']} after; {header['seconds']:.0f} s in all."
+        ),
         "Every ratio compares two things measured in the same run; absolute times move with the machine's load.",
     ]
     for section in sections:
@@ -64,9 +67,8 @@ def markdown(header: dict[str, Any], sections: list[Section]) -> str:
             continue
         lines += ["| measure | value | versus |", "|---|---|---|"]
         lines += [f"| {r.measure} | {r.value} | {r.versus} |" for r in section.rows]
-        for target, met in section.targets.items():
-            lines.append(f"\nTarget {target}: **{'met' if met else 'NOT met'}**")
-        if section.notes:
-            lines.append("")
-            lines += [f"- {note}" for note in section.notes]
+        after = [f"Target {target}: **{'met' if met else 'NOT met'}**" for target, met in section.targets.items()]
+        after += section.notes
+        if after:
+            lines += [""] + [f"- {line}" for line in after]
     return "\n".join(lines) + "\n"

@@ -24,7 +24,7 @@ import numpy as np
 
 from bench.classification import sample
 from bench.report import Section
-from bench.timing import Latency, ratio, stopwatch, times, timed
+from bench.timing import Latency, ratio, stopwatch, timed, times
 from bench.workspace import Workspace
 from ingest.readers import read, supported
 from ingest.store import Store
@@ -137,11 +137,11 @@ def run(ws: Workspace) -> Section:
         write_seconds = 0.0
         for start in range(built, size, WRITE_BATCH):
             ids, docs, metas, vectors = synthetic(base, texts, codes, start, min(size, start + WRITE_BATCH), rng)
-            seconds, _ = stopwatch(lambda: store.write_file([], ids, docs, metas, vectors.tolist()))
+            seconds, _ = stopwatch(store.write_file, [], ids, docs, metas, vectors.tolist())
             write_seconds += seconds
             all_vectors.append(vectors)
         added, built = size - built, size
-        first, _ = stopwatch(lambda: retriever.search(queries[0].question, k, None))  # builds the BM25 index
+        first, _ = stopwatch(retriever.search, queries[0].question, k, None)  # builds the BM25 index
         product = {
             "retrieve": lambda q: retriever.search(q[0], k, [q[1]] if q[1] else None),
             "store": lambda q: store.search(q[0], k, [q[1]] if q[1] else None),

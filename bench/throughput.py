@@ -7,7 +7,7 @@ ratio is what batching (length-sorted batches of `settings.batch_size`) buys eva
 from __future__ import annotations
 
 from bench.report import Section
-from bench.timing import ratio, stopwatch, times, timed
+from bench.timing import ratio, stopwatch, timed, times
 from bench.workspace import Workspace
 
 
@@ -19,7 +19,7 @@ def run(ws: Workspace) -> Section:
     for name, classifier in (("llm", ws.llm), ("embedding", ws.embedding)):
         classifier.classify_many(questions[:2])  # warm-up: prefix cache, first-call allocations
         ws.say(f"throughput {name}: classify_many on {len(questions)} questions")
-        seconds, predictions = stopwatch(lambda: classifier.classify_many(questions))
+        seconds, predictions = stopwatch(classifier.classify_many, questions)
         one, _ = timed(classifier.classify, questions[: ws.sizes.sequential], desc=f"{name} one at a time")
         batch_qps = len(questions) / seconds
         single_qps = 1000 / one.mean

@@ -53,10 +53,10 @@ def timed(call: Callable[[T], R], items: Sequence[T], desc: str, warmup: int = 1
     return Latency.of(elapsed), results
 
 
-def stopwatch(call: Callable[[], R]) -> tuple[float, R]:
-    """(seconds, result) of one call."""
+def stopwatch(call: Callable[..., R], *args: Any, **kwargs: Any) -> tuple[float, R]:
+    """(seconds, result) of one call of `call(*args, **kwargs)`."""
     start = time.perf_counter()
-    result = call()
+    result = call(*args, **kwargs)
     return time.perf_counter() - start, result
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,7 +35,7 @@ class Sizes:
     generated: int  # ... and (c), greedy generation (the slowest)
     batch_questions: int  # classify_many throughput; 0 = the whole test split
     sequential: int  # throughput: questions classified one at a time, the baseline
-    chunks: int  # ingest: the sample corpus replicated to this many chunks
+    chunks: int  # ingest: the sample corpus replicated to this many chunks (10,000 takes ~15 min alone here)
     encode_sample: int  # raw SentenceTransformer.encode on this many of those chunk texts
     store_sizes: tuple[int, ...]  # retrieval
     distinct_texts: int  # retrieval: texts embedded once, reused with noise
@@ -44,9 +44,26 @@ class Sizes:
     train_batch: int
     answer_tokens: int  # memory: generator max_new_tokens; 0 = the setting's default
 
+    def override(self, assignments: list[str]) -> "Sizes":
+        """These sizes with `name=value` assignments applied (`chunks=10000`, `store_sizes=1000,10000`)."""
+        changes: dict[str, Any] = {}
+        known = {f.name for f in fields(self)}
+        for assignment in assignments:
+            name, _, value = assignment.partition("=")
+            if name not in known:
+                raise ValueError(f"unknown size {name!r}; choose from {', '.join(sorted(known))}")
+            try:
+                numbers = tuple(int(v) for v in value.split(","))
+            except ValueError:
+                raise ValueError(f"{assignment!r}: the value must be a whole number") from None
+            if any(n < 0 for n in numbers) or (len(numbers) > 1 and name != "store_sizes"):
+                raise ValueError(f"{assignment!r}: give one non-negative whole number")
+            changes[name] = numbers if name == "store_sizes" else numbers[0]
+        return replace(self, **changes)
+
 
 FULL = Sizes(
-    questions=30, generated=30, batch_questions=0, sequential=10, chunks=10_000, encode_sample=2_000,
+    questions=30, generated=30, batch_questions=0, sequential=10, chunks=3_000, encode_sample=600,
     store_sizes=(1_000, 10_000, 50_000), distinct_texts=2_000, queries=30, train_steps=4, train_batch=16,
     answer_tokens=0,
 )

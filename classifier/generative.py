@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+from transformers import DynamicCache
 
 from classifier.prediction import Prediction, clean_question
 from classifier.prompt import build_prompt
@@ -40,6 +41,8 @@ class GenerativeClassifier:
         self.name = f"generate-{label_mode}"
         self.outputs: dict[str, str] = {}  # question -> the model's raw answer, for reports
         self._label_re = _label_pattern(taxonomy, label_mode)
+        self.prefix_ids, self.suffix_ids = self._ids(self.prompt.prefix), self._ids(self.prompt.suffix)
+        self._prefix: list[tuple[torch.Tensor, torch.Tensor]] | None = None
 
     def parse(self, text: str) -> str | None:
         """The code of the first valid label in `text`, or None when there is none."""
@@ -50,26 +53,46 @@ class GenerativeClassifier:
         category = self.taxonomy.find(found.group(0)) if found else None
         return category.code if category else None
 
+    def _ids(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False).input_ids
+
+    def _prefix_cache(self, batch: int) -> DynamicCache:
+        """The fixed prompt prefix's keys and values, run once and copied for each batch of questions."""
+        if self._prefix is None:
+            ids = torch.tensor([self.prefix_ids], device=self.device)
+            with torch.no_grad():
+                out = self.model(input_ids=ids, use_cache=True)
+            self._prefix = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+        layers = [(k.expand(batch, -1, -1, -1).clone(), v.expand(batch, -1, -1, -1).clone()) for k, v in self._prefix]
+        return DynamicCache(layers, config=self.model.config)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
     def generate(self, questions: Sequence[str]) -> list[str]:
-        """Greedy answers, decoded without special tokens, for a batch of questions (left-padded)."""
-        rows = [
-            self.tokenizer(self.prompt.render(clean_question(q, self.max_chars)), add_special_tokens=False).input_ids
-            for q in questions
-        ]
+        """Greedy answers, decoded without special tokens, for a batch of questions.
+
+        Every row is the cached prefix, padding, then the question and the start of the answer:
+        the padding sits after the prefix (masked out), so one prefix cache serves the batch and a
+        question costs only its own tokens.
+        """
+        rows = [self._ids(clean_question(q, self.max_chars)) + self.suffix_ids for q in questions]
         width = max(len(r) for r in rows)
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
-        ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows])
-        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
-        device = next(self.model.parameters()).device
+        ids = torch.tensor([self.prefix_ids + [pad] * (width - len(r)) + r for r in rows])
+        mask = torch.tensor([[1] * len(self.prefix_ids) + [0] * (width - len(r)) + [1] * len(r) for r in rows])
         with torch.no_grad():
             out = self.model.generate(
-                input_ids=ids.to(device),
-                attention_mask=mask.to(device),
+                input_ids=ids.to(self.device),
+                attention_mask=mask.to(self.device),
+                past_key_values=self._prefix_cache(len(rows)),
                 max_new_tokens=self.max_new_tokens,
                 do_sample=False,
                 pad_token_id=pad,
             )
-        return [self.tokenizer.decode(row[width:], skip_special_tokens=True).strip() for row in out.tolist()]
+        start = ids.shape[1]
+        return [self.tokenizer.decode(row[start:], skip_special_tokens=True).strip() for row in out.tolist()]
 
     def classify(self, question: str) -> Prediction:
         return self.classify_many([question])[0]

@@ -141,11 +141,6 @@ def eval_(
         examples = load_examples(questions, taxonomy, require_group=False)
     else:
         examples = assemble(settings, taxonomy).split.test
-    registry = Registry(settings.models_dir)
-    if compare or model_spec in KINDS:
-        version = registry.active()
-    else:
-        version = None if model_spec in ("base", "zero-shot") else registry.get(model_spec)
     if compare:
         results = compare_all(settings, taxonomy, examples, latency_sample, progress=not as_json)
         title = "Household question classifier: every scenario"
@@ -153,6 +148,11 @@ def eval_(
         classifier = build_classifier(settings, taxonomy, model_spec)
         results = [evaluate(classifier, examples, latency_sample=latency_sample, progress=not as_json)]
         title = f"Household question classifier: {results[0].name}"
+    registry = Registry(settings.models_dir)
+    if compare or model_spec in KINDS:
+        version = registry.active()  # what `auto` chose, and the adapter the product uses
+    else:
+        version = None if model_spec in ("base", "zero-shot") else registry.get(model_spec)
     evaluated = [r.name for r in results if isinstance(r, Evaluation)]
     lora_codes = next((n for n in evaluated if n.startswith("LoRA codes")), None)
     before = "base + names, generated (seed)" if compare and lora_codes else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from ollama_server import OllamaStub, closed_url
+from tests.ollama_server import OllamaStub, closed_url
 
 from chatbot.assistant import Assistant
 from household.errors import InputError, ServiceError

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from ollama_server import OllamaStub, closed_url
+from tests.ollama_server import OllamaStub, closed_url
 
 from chatbot.feedback import FeedbackStore
 from household.cli import main

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from ollama_server import OllamaStub, closed_url
+from tests.ollama_server import OllamaStub, closed_url
 
 from chatbot.generator import OllamaGenerator, TransformersGenerator, build_messages, load_generator
 from household.errors import ServiceError

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 import pytest
+import torch
 
 from classifier.dataset import Example
 from classifier.generative import GenerativeClassifier
@@ -72,10 +73,16 @@ def test_smollm_answers_are_parsed_or_counted_invalid(smollm, taxonomy, settings
     from classifier.dataset import load_examples, split
 
     model, tokenizer = smollm
-    coder = GenerativeClassifier(model, tokenizer, taxonomy, "code", batch_size=8)
-    examples = split(load_examples(settings.questions_dir, taxonomy)).test[::20]
+    coder = GenerativeClassifier(model, tokenizer, taxonomy, "code", batch_size=4)
+    examples = split(load_examples(settings.questions_dir, taxonomy)).test[::40]
     ev = evaluate(coder, examples, latency_sample=2, progress=False)
     parsed = [coder.parse(coder.outputs[ex.question]) for ex in examples]
     assert ev.invalid == parsed.count(None)
     assert [r.predicted or None for r in ev.records] == parsed
     assert all(len(tokenizer(coder.outputs[ex.question]).input_ids) <= 8 for ex in examples)
+
+    # The batch with its shared prefix cache writes what the model writes for each prompt alone.
+    for ex in examples[:2]:
+        ids = torch.tensor([coder.prefix_ids + coder._ids(ex.question) + coder.suffix_ids])
+        alone = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=8, do_sample=False)
+        assert tokenizer.decode(alone[0, ids.shape[1]:], skip_special_tokens=True).strip() == coder.outputs[ex.question]

@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from gguf import GGUFReader
+from gguf.quants import dequantize
 
 from classifier.prompt import instructions
-from finetune.export import export_ollama
+from finetune.export import _llama_permute, export_ollama, write_gguf
 from household.cli import main
 from household.errors import HouseholdError
 
 pytestmark = pytest.mark.slow
 
 
-def test_f16_export_round_trips_through_gguf_with_identical_predictions(trained, taxonomy) -> None:
-    result = export_ollama(trained, taxonomy, "v0001", quant="f16", progress=False)
-    assert result.ok and result.tokenizer_identical and result.questions > 0
-    assert result.agreement == 1.0 and result.file_agreement == 1.0
-    assert result.folder == trained.models_dir / "v0001" / "ollama"
+def test_f16_export_round_trips_through_gguf_with_identical_predictions(trained, taxonomy, tmp_path) -> None:
+    out = tmp_path / "ollama"
+    result = CliRunner().invoke(main, ["models", "export-ollama", "v0001", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"cd {out} && ollama create household-classifier -f Modelfile" in result.output
+    assert "tokenizer identical, 100.0% same codes" in result.output and "not run here" in result.output
+    verification = json.loads((out / "verification.json").read_text())
+    assert verification["tokenizer_identical"] and verification["questions"] > 0
+    assert verification["agreement"] == 1.0 and verification["file_agreement"] == 1.0
 
-    reader = GGUFReader(result.gguf)
+    reader = GGUFReader(out / "model.gguf")
     fields = {name: field.contents() for name, field in reader.fields.items()
               if name not in ("tokenizer.ggml.tokens", "tokenizer.ggml.merges", "tokenizer.ggml.token_type")}
     assert fields["general.architecture"] == "llama" and fields["llama.block_count"] == 2
@@ -31,24 +38,33 @@ def test_f16_export_round_trips_through_gguf_with_identical_predictions(trained,
     assert {t.tensor_type.name for t in reader.tensors if len(t.shape) == 2} == {"F16"}
     assert not any(t.name == "output.weight" for t in reader.tensors)  # tied embeddings
 
-    modelfile = result.modelfile.read_text()
+    modelfile = (out / "Modelfile").read_text()
     assert modelfile.startswith("# ") and "FROM ./model.gguf" in modelfile
-    assert re.search(r'TEMPLATE """<\|im_start\|>system\n\{\{ \.System \}\}<\|im_end\|>\n.*\{\{ \.Prompt \}\}', modelfile, re.DOTALL)
+    template = r'TEMPLATE """<\|im_start\|>system\n\{\{ \.System \}\}<\|im_end\|>\n.*\{\{ \.Prompt \}\}'
+    assert re.search(template, modelfile, re.DOTALL)
     config = json.loads((trained.models_dir / "v0001" / "config.json").read_text())
     assert f'SYSTEM """{instructions(taxonomy, "code", config["prompt_style"])}"""' in modelfile
     for line in ('PARAMETER stop "<|im_end|>"', "PARAMETER temperature 0", "PARAMETER num_predict 4"):
         assert line in modelfile
-    assert json.loads((result.folder / "verification.json").read_text())["agreement"] == 1.0
 
 
-def test_q8_export_through_the_cli(trained, tmp_path) -> None:
-    out = tmp_path / "ollama"
-    result = CliRunner().invoke(main, ["models", "export-ollama", "v0001", "--quant", "q8_0", "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    assert f"cd {out} && ollama create household-classifier -f Modelfile" in result.output
-    assert "not run here" in result.output
-    assert "Q8_0" in {t.tensor_type.name for t in GGUFReader(out / "model.gguf").tensors}
-    assert json.loads((out / "verification.json").read_text())["file_agreement"] == 1.0
+def test_q8_tensors_hold_the_weights_in_llama_cpp_layout(tiny_lm, tmp_path) -> None:
+    model, tokenizer = tiny_lm
+    path = tmp_path / "model.gguf"
+    stored = write_gguf(copy.deepcopy(model), tokenizer, path, "q8_0", "default", "tiny", progress=False)
+    tensors = {t.name: t for t in GGUFReader(path).tensors}
+    assert tensors["blk.0.ffn_up.weight"].tensor_type.name == "Q8_0"
+    assert tensors["blk.0.attn_norm.weight"].tensor_type.name == "F32"
+    for gguf_name, key, heads in [
+        ("blk.1.attn_q.weight", "model.layers.1.self_attn.q_proj.weight", model.config.num_attention_heads),
+        ("blk.1.attn_k.weight", "model.layers.1.self_attn.k_proj.weight", model.config.num_key_value_heads),
+        ("blk.1.ffn_down.weight", "model.layers.1.mlp.down_proj.weight", None),
+    ]:
+        t = tensors[gguf_name]
+        read = dequantize(t.data, t.tensor_type).reshape(stored[key].shape)
+        expected = stored[key].numpy()
+        assert np.array_equal(read, _llama_permute(expected, heads) if heads else expected), gguf_name
+        assert np.abs(expected - model.state_dict()[key].numpy()).max() < 0.01  # Q8_0 rounding only
 
 
 def test_unknown_version_is_a_clear_error(trained, taxonomy) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from ollama_server import OllamaStub
+from tests.ollama_server import OllamaStub
 
 from household.settings import Settings
 from household.taxonomy import Taxonomy

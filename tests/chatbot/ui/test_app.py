@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-from ollama_server import closed_url
+from tests.ollama_server import closed_url
 from streamlit.testing.v1 import AppTest
 
 import chatbot.ui
