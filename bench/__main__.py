@@ -91,8 +91,8 @@ def run_section(name: str, ws: Workspace, profile_to: Path | None) -> Section:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=HERE, show_default="bench/",
               help="Folder for results.json and results.md.")
 @click.option("--size", "sizes", multiple=True, metavar="NAME=N",
-              help="Change one size, e.g. --size chunks=10000 or --size store_sizes=1000,10000 (see bench/workspace.py).")
-@click.option("--profile", is_flag=True, help="Also write a cProfile summary per section to results.<name>.profile.txt.")
+              help="Change one size, e.g. --size chunks=10000 or --size store_sizes=1000,10000 (bench/workspace.py).")
+@click.option("--profile", is_flag=True, help="Also write each section's cProfile summary to results.NAME.profile.txt.")
 def main(quick: bool, only: list[str], out: Path, sizes: tuple[str, ...], profile: bool) -> None:
     """Measure speed, cost and scale, each figure against an alternative timed in the same run.
 
@@ -124,7 +124,8 @@ def main(quick: bool, only: list[str], out: Path, sizes: tuple[str, ...], profil
     except HouseholdError as exc:
         raise click.ClickException(str(exc)) from None
     out.mkdir(parents=True, exist_ok=True)
-    header: dict[str, Any] = {"date": datetime.now().isoformat(timespec="seconds"), "quick": quick, "machine": machine()}
+    header: dict[str, Any] = {"date": datetime.now().isoformat(timespec="seconds"), "quick": quick}
+    header["machine"] = machine()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="household-bench-") as tmp:
         ws = Workspace(source, Path(tmp), chosen)

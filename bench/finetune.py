@@ -44,7 +44,7 @@ def run(ws: Workspace) -> Section:
     from finetune.trunk import Trunk
 
     section = Section("finetune", "6. Fine-tune: LoRA training speed")
-    config = FinetuneConfig(base_model=ws.settings.classifier_model, batch_size=ws.sizes.train_batch, epochs=1)
+    config = FinetuneConfig(batch_size=ws.sizes.train_batch, epochs=1)
     examples = sample(ws.split.train, ws.sizes.train_steps * ws.sizes.train_batch)
     val = ws.split.val[:2]
     figures: dict[str, Any] = {}
@@ -74,19 +74,21 @@ def run(ws: Workspace) -> Section:
     section.row(f"LoRA, top {TOP_LAYERS} blocks + cached trunk: examples/s", f"{top:.2f}",
                 f"{times(figures['top_over_all_blocks'])} all blocks")
     section.row("trunk (frozen lower blocks, once per run): s per example", f"{trunk_seconds / len(examples):.3f}")
-    section.row(f"estimated {epochs}-epoch run on {n} examples (steps only)",
+    section.row(f"estimated training, {epochs} epochs of {n} examples (steps, plus the trunk once)",
                 f"top {TOP_LAYERS}: {estimate_top / 60:.1f} min", f"all blocks: {estimate_full / 60:.1f} min "
                 f"({times(ratio(estimate_full, estimate_top))})")
     recorded = figures["recorded"]
     if recorded:
-        section.row(f"recorded run {recorded['version']}: training wall time", f"{recorded['train_seconds'] / 60:.1f} min",
+        section.row(f"recorded run {recorded['version']}: training wall time",
+                    f"{recorded['train_seconds'] / 60:.1f} min",
                     f"{recorded['examples_per_s']:.2f} examples/s (top_layers={recorded['top_layers']}), "
                     f"best epoch {recorded['best_epoch']}")
     else:
         section.row("wall time of a full `household finetune` run", "not measured in this run",
                     "no fine-tuned version with training figures in the data dir")
     section.notes.append(
-        f"{len(examples)} training examples, batch {config.batch_size}, {config.prompt_style} prompt, rank {config.rank}; "
+        f"{len(examples)} training examples, batch {config.batch_size}, {config.prompt_style} prompt, "
+        f"rank {config.rank}; "
         "examples/s counts training steps only (validation excluded), the first step's warm-up included."
     )
     return section

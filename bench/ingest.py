@@ -53,7 +53,8 @@ def replicate(pipeline: Pipeline, corpus: Path, target: Path, chunks: int) -> di
             out = target / f"copy-{copy:03d}" / path.relative_to(corpus)
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_bytes(vary(path, path.read_bytes(), copy))
-            written[out] = [chunk.text for doc in read(str(out), out.read_bytes()) for chunk in pipeline.chunker.chunk(doc)]
+            documents = read(str(out), out.read_bytes())
+            written[out] = [chunk.text for doc in documents for chunk in pipeline.chunker.chunk(doc)]
             total += len(written[out])
             if total >= chunks:
                 break
@@ -102,7 +103,9 @@ def run(ws: Workspace) -> Section:
     file_rate = len(texts) / by_file
     share = ratio(end_to_end, raw)
     if report.chunks_written != chunks or report.skipped:
-        section.notes.append(f"expected {chunks} chunks, {report.chunks_written} written; {len(report.skipped)} files skipped")
+        section.notes.append(
+            f"expected {chunks} chunks, {report.chunks_written} written; {len(report.skipped)} files skipped"
+        )
     tokens = [len(ids) for ids in ws.embedder.tokenizer(texts[:200]).input_ids]
     section.figures = {
         "files": len(written), "category": category.code, "chunks_written": report.chunks_written,
@@ -111,7 +114,8 @@ def run(ws: Workspace) -> Section:
                        "seconds_after": round(after, 1), "chunks_per_s": round(raw, 2), "batch_size": 32},
         "encode_file_by_file": {"chunks_per_s": round(file_rate, 2), "batch_size": settings.batch_size},
         "end_to_end_over_raw": share, "file_by_file_over_raw": ratio(file_rate, raw),
-        "mean_chunks_per_file": round(chunks / len(written), 1), "mean_tokens_per_chunk": round(sum(tokens) / len(tokens), 1),
+        "mean_chunks_per_file": round(chunks / len(written), 1),
+        "mean_tokens_per_chunk": round(sum(tokens) / len(tokens), 1),
         "minutes_for_10000_chunks": round(10_000 / end_to_end / 60, 1),
     }
     section.targets = {f"end to end >= {RATIO_TARGET:g} of raw encode": bool(share and share >= RATIO_TARGET)}

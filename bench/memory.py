@@ -28,7 +28,7 @@ from ingest.category import CategoryAssigner
 from ingest.pipeline import Pipeline
 from ingest.store import Store
 
-IMPORTS = "import torch, transformers, sentence_transformers, chromadb, streamlit"
+IMPORTS = "import torch, transformers, sentence_transformers, chromadb"  # what `ask` needs besides the models
 START_TIMEOUT_S = 180
 ANSWER_TIMEOUT_S = 600
 
@@ -128,6 +128,18 @@ def ui_peak(ws: Workspace, env: dict[str, str], question: str, chromium: str) ->
             server.wait()
 
 
+def product_classifier(ws: Workspace) -> str:
+    """Which classifier `ask` and the UI load with the `auto` setting (see classifier.registry.load_classifier)."""
+    from classifier.registry import Registry
+
+    active = Registry(ws.settings.models_dir).active()
+    if ws.settings.classifier != "auto":
+        return f"{ws.settings.classifier} (the classifier setting)"
+    if active is None:
+        return "embedding head (no fine-tuned version yet)"
+    return f"{active.metrics.get('selection', {}).get('winner', 'embedding')} ({active.version} is active)"
+
+
 def question(ws: Workspace) -> str:
     qa = ws.settings.corpus_dir / "qa.jsonl"
     if qa.exists():
@@ -153,14 +165,15 @@ def run(ws: Workspace) -> Section:
         raise RuntimeError(f"`household ask` exited with {status}: {(ws.root / 'ask.log').read_text()[-500:]}")
     figures: dict[str, Any] = {
         "question": asked, "floor_mib": round(floor), "ask_mib": round(ask), "ask_seconds": round(ask_seconds, 1),
-        "ask_over_floor": ratio(ask, floor), "generator_max_new_tokens": ws.sizes.answer_tokens or ws.settings.max_new_tokens,
+        "ask_over_floor": ratio(ask, floor),
+        "generator_max_new_tokens": ws.sizes.answer_tokens or ws.settings.max_new_tokens,
     }
     section.row("libraries imported, no model (the floor)", f"{floor:.0f} MiB")
     section.row("`household ask` (one question, answer generated)", f"{ask:.0f} MiB",
                 f"{times(figures['ask_over_floor'])} the floor; {ask_seconds:.0f} s")
     chromium = shutil.which("chromium")
     if chromium is None:
-        section.notes.append("`household ui` not measured: Debian's chromium is not installed (apt-get install chromium)")
+        section.notes.append("`household ui` not measured: Debian's chromium is missing (apt-get install chromium)")
     else:
         ws.say("memory: household ui, one question through the page")
         ui, processes, answer_seconds = ui_peak(ws, env, asked, chromium)
@@ -170,7 +183,7 @@ def run(ws: Workspace) -> Section:
                     f"{times(figures['ui_over_ask'])} `ask`; answered in {answer_seconds:.0f} s")
     section.figures = figures
     section.notes.append(
-        f"Classifier as the product picks it ({ws.adapter} if the LLM won, else the embedding head); generator "
-        f"SmolLM2 in-process, max_new_tokens={figures['generator_max_new_tokens']}. Peak = VmHWM / ru_maxrss."
+        f"Classifier: {product_classifier(ws)}; generator SmolLM2 in-process, "
+        f"max_new_tokens={figures['generator_max_new_tokens']}. Peak = ru_maxrss of `ask`, VmHWM of the UI server."
     )
     return section

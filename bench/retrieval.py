@@ -89,7 +89,8 @@ def exact(vectors: np.ndarray, categories: np.ndarray, k: int) -> Callable[[tupl
 def held(collection: Any, k: int) -> Callable[[tuple[np.ndarray, str | None]], Any]:
     def search(query: tuple[np.ndarray, str | None]) -> Any:
         vector, code = query
-        return collection.query(query_embeddings=[vector.tolist()], n_results=k, where={"category": code} if code else None)
+        where = {"category": code} if code else None
+        return collection.query(query_embeddings=[vector.tolist()], n_results=k, where=where)
 
     return search
 
@@ -123,7 +124,7 @@ def run(ws: Workspace) -> Section:
     texts = distinct_texts(ws, ws.sizes.distinct_texts, {ex.question for ex in queries})
     ws.say(f"retrieval: embedding {len(texts)} distinct texts once")
     base = np.asarray(ws.embedder.encode(texts, normalize_embeddings=True, show_progress_bar=True), dtype=np.float32)
-    query_vectors = np.asarray(ws.embedder.encode([ex.question for ex in queries], normalize_embeddings=True), dtype=np.float32)
+    query_vectors = ws.embedder.encode([ex.question for ex in queries], normalize_embeddings=True).astype(np.float32)
     codes = ws.taxonomy.codes
     store = Store(settings, ws.embedder)
     retriever = Retriever(settings, store, ws.embedding)
@@ -149,9 +150,11 @@ def run(ws: Workspace) -> Section:
         latency = measure(product, queries, query_vectors, size)
         # Only now hold a client: Chroma shares one system per path, so a held client would keep the
         # product's short-lived clients warm and flatter `store` and `retrieve`.
-        client = chromadb.PersistentClient(path=str(settings.store_dir), settings=ChromaSettings(anonymized_telemetry=False))
+        chroma = ChromaSettings(anonymized_telemetry=False)
+        client = chromadb.PersistentClient(path=str(settings.store_dir), settings=chroma)
         try:
-            latency |= measure({"index": held(client.get_collection(settings.collection), k)}, queries, query_vectors, size)
+            index = held(client.get_collection(settings.collection), k)
+            latency |= measure({"index": index}, queries, query_vectors, size)
         finally:
             client.close()
         categories = np.array([codes[i % len(codes)] for i in range(size)])
@@ -170,16 +173,18 @@ def run(ws: Workspace) -> Section:
         for way, label in WAYS.items():
             growth = [ratio(latency[f"{way}_{kind}"].p50, latencies[smallest][f"{way}_{kind}"].p50) for kind in KINDS]
             figures[f"{way}_p50_growth_vs_{smallest}"] = growth
-            versus = f"p50 {times(growth[0])} / {times(growth[1])} the {smallest:,}-chunk store" if size != smallest else ""
+            versus = f"p50 {times(growth[0])} / {times(growth[1])} the {smallest:,}-chunk store"
             value = " · ".join(f"{kind} {latency[f'{way}_{kind}']}" for kind in KINDS)
-            section.row(f"{size:,} chunks: {label} p50 / p95", value, versus)
+            section.row(f"{size:,} chunks: {label} p50 / p95", value, versus if size != smallest else "")
         section.row(
             f"{size:,} chunks: disk per chunk", f"{figures['disk_bytes_per_chunk'] / 1024:.1f} KiB",
             f"{figures['disk_bytes'] / 2**20:.0f} MiB in all; exact search takes "
             f"{times(figures['exact_over_index_unfiltered'])} the index's time; first hybrid query "
             f"(builds BM25) {figures['first_retrieve_s_with_bm25_build']:.1f} s",
         )
-    section.figures = {"k": k, "distinct_texts": len(texts), "queries": len(queries), "noise_std": NOISE, "sizes": sizes}
+    section.figures = {
+        "k": k, "distinct_texts": len(texts), "queries": len(queries), "noise_std": NOISE, "sizes": sizes,
+    }
     section.notes.append(
         f"p50 / p95 over {len(queries)} test-split questions, k={k}; filtered = the question's own category "
         f"(1/{len(codes)} of the chunks). {len(texts)} distinct texts embedded once, reused with noise."

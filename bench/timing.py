@@ -31,7 +31,8 @@ class Latency:
         values = np.asarray(ms, dtype=float)
         if not len(values):
             raise ValueError("no timings to summarize")
-        return cls(*(round(float(v), 2) for v in (np.percentile(values, 50), np.percentile(values, 95), values.mean())), len(values))
+        p50, p95, mean = np.percentile(values, 50), np.percentile(values, 95), values.mean()
+        return cls(round(float(p50), 2), round(float(p95), 2), round(float(mean), 2), len(values))
 
     def as_dict(self) -> dict[str, Any]:
         return {"p50_ms": self.p50, "p95_ms": self.p95, "mean_ms": self.mean, "n": self.n}

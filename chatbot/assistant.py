@@ -41,16 +41,23 @@ class Assistant:
         return self._parts[name]
 
     @property
+    def embedder(self) -> Any:
+        """One MiniLM shared by the store and the embedding classifier."""
+        from household.models import load_embedder
+
+        return self._once("embedder", lambda: load_embedder(self.settings.embedding_model))
+
+    @property
     def classifier(self) -> Classifier:
         from classifier.registry import load_classifier
 
-        return self._once("classifier", lambda: load_classifier(self.settings, self.taxonomy))
+        return self._once("classifier", lambda: load_classifier(self.settings, self.taxonomy, embedder=self.embedder))
 
     @property
     def store(self) -> "Store":
         from ingest.store import Store
 
-        return self._once("store", lambda: Store(self.settings))
+        return self._once("store", lambda: Store(self.settings, self.embedder))
 
     @property
     def generator(self) -> Generator:

@@ -87,25 +87,28 @@ def training_examples(settings: Settings, taxonomy: Taxonomy) -> list[Example]:
     return split(load_examples(settings.questions_dir, taxonomy)).train
 
 
-def load_embedding(settings: Settings, taxonomy: Taxonomy, examples: list[Example] | None = None) -> Classifier:
+def load_embedding(
+    settings: Settings, taxonomy: Taxonomy, examples: list[Example] | None = None, embedder: Any = None
+) -> Classifier:
+    """The embedding head; pass `embedder` to share one loaded MiniLM with the store."""
     from classifier.embedding import EmbeddingClassifier
     from household.models import load_embedder
 
     examples = training_examples(settings, taxonomy) if examples is None else examples
     return EmbeddingClassifier.cached(
-        load_embedder(settings.embedding_model), taxonomy, examples, settings.cache_dir, settings.embedding_model,
-        settings.max_question_chars,
+        embedder or load_embedder(settings.embedding_model), taxonomy, examples, settings.cache_dir,
+        settings.embedding_model, settings.max_question_chars,
     )
 
 
-def load_classifier(settings: Settings, taxonomy: Taxonomy, kind: str | None = None) -> Classifier:
+def load_classifier(settings: Settings, taxonomy: Taxonomy, kind: str | None = None, embedder: Any = None) -> Classifier:
     """The product's classifier: `settings.classifier` (auto picks what won on the validation split)."""
     kind = kind or settings.classifier
     active = Registry(settings.models_dir).active()
     if kind == "auto":
         kind = active.metrics.get("selection", {}).get("winner", "embedding") if active else "embedding"
     if kind == "embedding":
-        return load_embedding(settings, taxonomy)
+        return load_embedding(settings, taxonomy, embedder=embedder)
     from classifier.llm import LLMClassifier
 
     if active is None:
@@ -120,4 +123,4 @@ def load_classifier(settings: Settings, taxonomy: Taxonomy, kind: str | None = N
     from classifier.ensemble import EnsembleClassifier
 
     weight = active.metrics.get("selection", {}).get("ensemble_weight", 1.0) if active else 1.0
-    return EnsembleClassifier(llm, load_embedding(settings, taxonomy), weight)
+    return EnsembleClassifier(llm, load_embedding(settings, taxonomy, embedder=embedder), weight)

@@ -129,11 +129,10 @@ def eval_(
       household eval --model v0002 --questions my-questions.jsonl
     """
     from classifier.dataset import load_examples
-    from classifier.registry import Registry
     from finetune.data import assemble
     from finetune.evaluation import Evaluation, evaluate
     from finetune.report import write_report
-    from finetune.scenarios import KINDS, build_classifier
+    from finetune.scenarios import build_classifier, report_context, reported_version
     from finetune.scenarios import compare as compare_all
 
     settings, taxonomy = app.settings, app.taxonomy
@@ -148,18 +147,10 @@ def eval_(
         classifier = build_classifier(settings, taxonomy, model_spec)
         results = [evaluate(classifier, examples, latency_sample=latency_sample, progress=not as_json)]
         title = f"Household question classifier: {results[0].name}"
-    registry = Registry(settings.models_dir)
-    if compare or model_spec in KINDS:
-        version = registry.active()  # what `auto` chose, and the adapter the product uses
-    else:
-        version = None if model_spec in ("base", "zero-shot") else registry.get(model_spec)
     evaluated = [r.name for r in results if isinstance(r, Evaluation)]
     lora_codes = next((n for n in evaluated if n.startswith("LoRA codes")), None)
     before = "base + names, generated (seed)" if compare and lora_codes else None
-    context = None
-    if version is not None:
-        context = {"version": version.version, "config": version.config,
-                   **{k: version.metrics[k] for k in ("train", "data", "selection") if k in version.metrics}}
+    context = report_context(reported_version(settings, model_spec, compare))
     folder = out or settings.data_dir / "reports" / datetime.now().strftime("%Y%m%d-%H%M%S")
     files = write_report(folder, results, title, context, before, lora_codes, _as_command(ctx))
     if as_json:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from classifier.dataset import Example, Split, load_examples, normalize, split
@@ -93,12 +93,15 @@ def merge(examples: list[Example], corrections: list[Correction]) -> TrainingDat
 
 
 def assemble(settings: Settings, taxonomy: Taxonomy, feedback_file: Path | None = None) -> TrainingData:
-    """Dataset + stored feedback + an optional corrections file (which, given explicitly, wins)."""
+    """Dataset + stored feedback + an optional corrections file (which, given explicitly, wins),
+    plus the scope-note phrases of every category in the training split."""
     examples = load_examples(settings.questions_dir, taxonomy)
     corrections = stored_corrections(settings, taxonomy)
     if feedback_file is not None:
         corrections += read_feedback_file(feedback_file, taxonomy)
-    return merge(examples, corrections)
+    data = merge(examples, corrections)
+    parts = data.split
+    return replace(data, split=Split(parts.train + scope_examples(taxonomy), parts.val, parts.test))
 
 
 def scope_examples(taxonomy: Taxonomy) -> list[Example]:

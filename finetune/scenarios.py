@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import re
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from classifier.dataset import Example
 from classifier.prediction import Classifier
@@ -66,6 +67,23 @@ def build_classifier(settings: Settings, taxonomy: Taxonomy, spec: str) -> Class
     llm = load_version(settings, taxonomy, version)
     llm.name = f"LoRA {version.config.get('label_mode', 'code')}s ({version.version})"
     return llm
+
+
+def reported_version(settings: Settings, spec: str, compare: bool = False) -> ModelVersion | None:
+    """The version a report describes: the one measured, or the active one (what `auto` chose)."""
+    registry = Registry(settings.models_dir)
+    if compare or spec in KINDS:
+        return registry.active()
+    return None if spec in ("base", "zero-shot") else registry.get(spec)
+
+
+def report_context(version: ModelVersion | None) -> dict[str, Any] | None:
+    """What a report shows of a trained version: its LoRA config, training history and selection."""
+    if version is None:
+        return None
+    metrics = version.metrics
+    return {"version": version.version, "config": version.config,
+            **{key: metrics[key] for key in ("train", "data", "selection") if key in metrics}}
 
 
 def _generative(settings: Settings, taxonomy: Taxonomy, label_mode: str) -> Classifier:

@@ -34,7 +34,7 @@ class FinetuneConfig:
     prompt_style: str = "compact"  # the fine-tuned model learns the scopes; see classifier/prompt.py
     rank: int = 16
     alpha: int = 32
-    dropout: float = 0.05
+    dropout: float = 0.1
     target_modules: tuple[str, ...] = ALL_PROJECTIONS
     top_layers: int | None = 10  # LoRA on the last N blocks only; the frozen trunk below runs once (finetune/trunk.py)
     learning_rate: float = 1e-3

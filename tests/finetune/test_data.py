@@ -9,7 +9,7 @@ import pytest
 
 from chatbot.feedback import FeedbackStore
 from classifier.dataset import load_examples, normalize, split
-from finetune.data import assemble, merge, read_feedback_file
+from finetune.data import scope_examples, assemble, merge, read_feedback_file
 from household.errors import DataError
 
 
@@ -40,7 +40,7 @@ def test_a_correction_overrides_the_dataset_label_and_moves_to_train(settings, t
     assert len(data.corrections) == 2 and data.relabelled == 1 and data.moved == 1
     # Nothing else moved: the held-out splits are the dataset's, minus the corrected question.
     assert len(data.split.test) == len(original.test) - 1 and len(data.split.val) == len(original.val)
-    assert len(data.split.train) == len(original.train) + 2
+    assert len(data.split.train) == len(original.train) + 2 + len(scope_examples(taxonomy))
     assert len({normalize(ex.question) for ex in data.split.train}) == len(data.split.train)
 
 
@@ -89,3 +89,11 @@ def test_merge_without_corrections_is_the_plain_split(settings, taxonomy) -> Non
     examples = load_examples(settings.questions_dir, taxonomy)
     data = merge(examples, [])
     assert data.split == split(examples) and (data.relabelled, data.moved) == (0, 0)
+
+
+def test_scope_examples_teach_every_category_its_own_vocabulary(taxonomy) -> None:
+    examples = scope_examples(taxonomy)
+    by_code = {code: [ex.question for ex in examples if ex.code == code] for code in taxonomy.codes}
+    assert all(len(phrases) >= 3 for phrases in by_code.values())
+    assert "anode rod" in by_code[taxonomy.find("water heater").code]
+    assert len({ex.question.casefold() for ex in examples}) >= len(examples) - 5
