@@ -8,7 +8,6 @@ reported alongside, since the filter can only be as good as the category it filt
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from chatbot.retrieval import Retriever
 from household.errors import DataError
+from household.jsonl import objects
 from household.taxonomy import Taxonomy
 
 if TYPE_CHECKING:
@@ -60,20 +60,8 @@ class RetrievalReport:
 
 def load_qa(path: Path, taxonomy: Taxonomy) -> list[QA]:
     """Read and validate every row; the first bad row raises DataError with its line."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(path, None, f"cannot read: {exc}") from None
     rows: list[QA] = []
-    for lineno, text in enumerate(lines, 1):
-        if not text.strip():
-            continue
-        try:
-            row = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DataError(path, lineno, f"not valid JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise DataError(path, lineno, "a row must be a JSON object")
+    for lineno, row in objects(path):
         question, doc, wanted = row.get("question"), row.get("doc"), row.get("answer_contains")
         category = taxonomy.find(row["category"]) if isinstance(row.get("category"), str) else None
         if not isinstance(question, str) or not question.strip():

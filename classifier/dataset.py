@@ -6,7 +6,6 @@ never touches the data. Paraphrase groups keep a family of rewordings on one sid
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from collections import defaultdict
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Iterable
 
 from household.errors import DataError
+from household.jsonl import objects
 from household.taxonomy import Taxonomy
 
 SPLIT_FRACTIONS = {"train": 0.70, "val": 0.15, "test": 0.15}
@@ -61,22 +61,7 @@ def read_rows(
     seen: dict[str, tuple[str, int]] = {}
     group_code: dict[str, tuple[str, str, int]] = {}
     for path in paths:
-        try:
-            lines = Path(path).read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append(DataError(path, None, f"cannot read: {exc}"))
-            continue
-        for lineno, text in enumerate(lines, 1):
-            if not text.strip():
-                continue
-            try:
-                row = json.loads(text)
-            except json.JSONDecodeError as exc:
-                problems.append(DataError(path, lineno, f"not valid JSON ({exc.msg})"))
-                continue
-            if not isinstance(row, dict):
-                problems.append(DataError(path, lineno, "a row must be a JSON object"))
-                continue
+        for lineno, row in objects(path, problems):
             question, category = row.get("question"), row.get("category")
             if not isinstance(question, str) or not question.strip():
                 problems.append(DataError(path, lineno, "empty or missing question"))

@@ -40,18 +40,12 @@ class GenerativeClassifier:
         self.prompt = build_prompt(taxonomy, tokenizer, label_mode)
         self.name = f"generate-{label_mode}"
         self.outputs: dict[str, str] = {}  # question -> the model's raw answer, for reports
-        self._label_re = _label_pattern(taxonomy, label_mode)
         self.prefix_ids, self.suffix_ids = self._ids(self.prompt.prefix), self._ids(self.prompt.suffix)
         self._prefix: list[tuple[torch.Tensor, torch.Tensor]] | None = None
 
     def parse(self, text: str) -> str | None:
         """The code of the first valid label in `text`, or None when there is none."""
-        if self.label_mode == "code":
-            found = self._label_re.search(text)
-            return found.group(0) if found else None
-        found = self._label_re.search(text.lower().replace("-", " ").replace("_", " "))
-        category = self.taxonomy.find(found.group(0)) if found else None
-        return category.code if category else None
+        return parse_label(text, self.taxonomy, self.label_mode)
 
     def _ids(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False).input_ids
@@ -112,7 +106,20 @@ class GenerativeClassifier:
         return predictions
 
 
-def _label_pattern(taxonomy: Taxonomy, label_mode: str) -> re.Pattern[str]:
-    """Codes match as whole capitalised words; names as whole lower-case words, longest first."""
-    labels = taxonomy.codes if label_mode == "code" else sorted((n.lower() for n in taxonomy.names), key=len, reverse=True)
-    return re.compile(r"(?<![A-Za-z])(?:" + "|".join(re.escape(label) for label in labels) + r")(?![A-Za-z])")
+def parse_label(text: str, taxonomy: Taxonomy, label_mode: str = "code") -> str | None:
+    """The code of the first label in `text`: codes as whole capitalised words, names as whole words.
+
+    Names match case-insensitively with hyphens or underscores for spaces, longest name first; a
+    fragment ("ac" for hvac) or an invented category is no label.
+    """
+    if label_mode == "code":
+        found = re.search(_alternatives(taxonomy.codes), text)
+        return found.group(0) if found else None
+    names = sorted((name.lower() for name in taxonomy.names), key=len, reverse=True)
+    found = re.search(_alternatives(names), text.lower().replace("-", " ").replace("_", " "))
+    category = taxonomy.find(found.group(0)) if found else None
+    return category.code if category else None
+
+
+def _alternatives(labels: Sequence[str]) -> str:
+    return r"(?<![A-Za-z])(?:" + "|".join(re.escape(label) for label in labels) + r")(?![A-Za-z])"

@@ -69,7 +69,7 @@ def finetune(
 
     \b
     Examples:
-      household finetune                                  # codes, r=16, 12 epochs (~10 min on CPU)
+      household finetune                                  # codes, r=16, up to 12 epochs, early stopping
       household finetune --label-mode name --epochs 6     # the seed's "names" variant
       household finetune --feedback fixes.jsonl --force   # fixes.jsonl: {"question": ..., "category": "pool"}
     """

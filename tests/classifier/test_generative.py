@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from classifier.dataset import Example
-from classifier.generative import GenerativeClassifier
+from classifier.generative import GenerativeClassifier, parse_label
 from finetune.evaluation import evaluate
 
 
@@ -31,8 +31,8 @@ def coder(tiny_lm, taxonomy) -> GenerativeClassifier:
         ("", None),
     ],
 )
-def test_parse_codes(coder: GenerativeClassifier, text: str, expected: str | None) -> None:
-    assert coder.parse(text) == expected
+def test_parse_codes(taxonomy, text: str, expected: str | None) -> None:
+    assert parse_label(text, taxonomy, "code") == expected
 
 
 @pytest.mark.parametrize(
@@ -47,13 +47,12 @@ def test_parse_codes(coder: GenerativeClassifier, text: str, expected: str | Non
         ("ac", None),  # a fragment of a name is not the name
     ],
 )
-def test_parse_names(tiny_lm, taxonomy, text: str, expected_name: str | None) -> None:
-    model, tokenizer = tiny_lm
-    namer = GenerativeClassifier(model, tokenizer, taxonomy, "name")
+def test_parse_names(taxonomy, text: str, expected_name: str | None) -> None:
     expected = taxonomy.by_name(expected_name).code if expected_name else None
-    assert namer.parse(text) == expected
+    assert parse_label(text, taxonomy, "name") == expected
 
 
+@pytest.mark.slow
 def test_an_answer_without_a_label_is_an_invalid_prediction(coder: GenerativeClassifier, taxonomy) -> None:
     """The random tiny model writes no code: every answer is invalid, kept raw, and counted."""
     questions = ["when did we buy the fridge", "pool pump broke", "who trims the oak"]

@@ -9,7 +9,7 @@ import pytest
 
 from chatbot.feedback import FeedbackStore
 from classifier.dataset import load_examples, normalize, split
-from finetune.data import scope_examples, assemble, merge, read_feedback_file
+from finetune.data import assemble, merge, read_feedback_file, scope_examples
 from household.errors import DataError
 
 
