@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import cProfile
 import importlib
 import io
@@ -11,6 +12,7 @@ import pstats
 import sys
 import tempfile
 import time
+import traceback
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
@@ -34,15 +36,20 @@ def machine() -> dict[str, Any]:
     import torch
     import transformers
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
     return {
-        "cpu_count": os.cpu_count(), "cpu": cpu, "torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(), "cpu": _cpu_name(), "torch_threads": torch.get_num_threads(),
         "python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
         "sentence_transformers": sentence_transformers.__version__, "chromadb": chromadb.__version__,
         "platform": platform.platform(), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
         "load_before": _load(),
     }
+
+
+def _cpu_name() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    names = (line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
+    return next(names, platform.processor())
 
 
 def _load() -> str:
@@ -60,21 +67,18 @@ def _only(ctx: click.Context, param: click.Parameter, value: str | None) -> list
 def run_section(name: str, ws: Workspace, profile_to: Path | None) -> Section:
     """One section; a failure is recorded in its result and the run goes on to the next."""
     ws.say(f"== {name} ==")
-    profiler = cProfile.Profile() if profile_to else None
+    profiler = cProfile.Profile()
     start = time.perf_counter()
-    try:
-        if profiler:
-            profiler.enable()
-        run: Callable[[Workspace], Section] = importlib.import_module(f"bench.{name}").run
-        section = run(ws)
-    except Exception as exc:  # a broken section must not cost the others their figures
-        section = Section(name, name, error=f"{type(exc).__name__}: {exc}".splitlines()[0])
-        ws.say(f"{name} FAILED: {section.error}")
-    finally:
-        if profiler:
-            profiler.disable()
+    with profiler if profile_to else contextlib.nullcontext():
+        try:
+            run: Callable[[Workspace], Section] = importlib.import_module(f"bench.{name}").run
+            section = run(ws)
+        except Exception as exc:  # a broken section must not cost the others their figures
+            traceback.print_exc()
+            section = Section(name, name, error=f"{type(exc).__name__}: {exc}".splitlines()[0])
+            ws.say(f"{name} FAILED: {section.error}")
     section.seconds = time.perf_counter() - start
-    if profiler and profile_to:
+    if profile_to:
         text = io.StringIO()
         stats = pstats.Stats(profiler, stream=text).strip_dirs()
         stats.sort_stats("cumulative").print_stats(40)
@@ -107,7 +111,7 @@ def main(quick: bool, only: list[str], out: Path, sizes: tuple[str, ...], profil
       python -m bench                          # everything, writes bench/results.json and .md
       python -m bench --quick                  # smoke test on tiny inputs
       python -m bench --only ingest,retrieval --profile
-      python -m bench --only ingest --size chunks=10000   # the issue's 10k-chunk ingest (~15 min here)
+      python -m bench --only ingest --size chunks=10000   # the issue's 10k-chunk ingest (~20 min here)
     """
     # On a shared machine OpenMP threads that spin while waiting for each other burn the CPU the
     # other thread needs: a classifier pass took 1.5-8 s instead of 0.5 s. Passive waiting keeps the

@@ -142,9 +142,9 @@ def product_classifier(ws: Workspace) -> str:
     """Which classifier `ask` and the UI load with the `auto` setting (see classifier.registry.load_classifier)."""
     from classifier.registry import Registry
 
-    active = Registry(ws.settings.models_dir).active()
     if ws.settings.classifier != "auto":
         return f"{ws.settings.classifier} (the classifier setting)"
+    active = Registry(ws.settings.models_dir).active()
     if active is None:
         return "embedding head (no fine-tuned version yet)"
     return f"{active.metrics.get('selection', {}).get('winner', 'embedding')} ({active.version} is active)"

@@ -32,7 +32,7 @@ class Section:
         self.rows.append(Row(measure, value, versus))
 
     def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"title": self.title, "seconds": round(self.seconds, 1), **self.figures}
+        out: dict[str, Any] = {"title": self.title, "wall_seconds": round(self.seconds, 1), **self.figures}
         if self.targets:
             out["targets"] = self.targets
         if self.notes:

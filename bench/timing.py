@@ -7,7 +7,7 @@ reports one alone: it times an alternative in the same run and reports the ratio
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence, TypeVar
 
 import numpy as np
@@ -25,6 +25,7 @@ class Latency:
     p95: float
     mean: float
     n: int
+    samples: tuple[float, ...] = field(default=(), repr=False)
 
     @classmethod
     def of(cls, ms: Sequence[float]) -> "Latency":
@@ -32,7 +33,11 @@ class Latency:
         if not len(values):
             raise ValueError("no timings to summarize")
         p50, p95, mean = np.percentile(values, 50), np.percentile(values, 95), values.mean()
-        return cls(round(float(p50), 2), round(float(p95), 2), round(float(mean), 2), len(values))
+        return cls(round(float(p50), 2), round(float(p95), 2), round(float(mean), 2), len(values), tuple(ms))
+
+    def first(self, n: int) -> "Latency":
+        """The same figures over the first `n` calls only (to compare with a method timed on fewer items)."""
+        return Latency.of(self.samples[:n])
 
     def as_dict(self) -> dict[str, Any]:
         return {"p50_ms": self.p50, "p95_ms": self.p95, "mean_ms": self.mean, "n": self.n}

@@ -32,10 +32,10 @@ class Sizes:
     """How much each section measures; the full run fits in 20 minutes on a quiet 2-core machine."""
 
     questions: int  # classification latency, one question at a time: (a), (b), (d)
-    generated: int  # ... and (c), greedy generation (the slowest)
+    generated: int  # ... and (b), (c), (c'): the slow ones, on the first `generated` of those questions
     batch_questions: int  # classify_many throughput; 0 = the whole test split
     sequential: int  # throughput: questions classified one at a time, the baseline
-    chunks: int  # ingest: the sample corpus replicated to this many chunks (10,000 takes ~15 min alone here)
+    chunks: int  # ingest: the corpus replicated to this many chunks (the issue's 10,000 alone take ~20 min here)
     encode_sample: int  # raw SentenceTransformer.encode on this many of those chunk texts
     store_sizes: tuple[int, ...]  # retrieval
     distinct_texts: int  # retrieval: texts embedded once, reused with noise
@@ -63,7 +63,7 @@ class Sizes:
 
 
 FULL = Sizes(
-    questions=30, generated=30, batch_questions=0, sequential=10, chunks=3_000, encode_sample=600,
+    questions=30, generated=20, batch_questions=0, sequential=10, chunks=2_000, encode_sample=300,
     store_sizes=(1_000, 10_000, 50_000), distinct_texts=2_000, queries=30, train_steps=4, train_batch=16,
     answer_tokens=0,
 )
@@ -74,6 +74,8 @@ QUICK = Sizes(
 
 
 class Workspace:
+    """One run's shared state; sections read sizes, settings and models from it and never reload a model."""
+
     def __init__(self, source: Settings, root: Path, sizes: Sizes) -> None:
         self.source, self.root, self.sizes = source, root, sizes
         self.started = time.monotonic()
@@ -91,7 +93,7 @@ class Workspace:
         print(f"[{minutes:02d}:{seconds:02d}] {message}", flush=True)
 
     def settings_for(self, name: str) -> Settings:
-        """Settings whose data dir is a fresh folder of its own (one store per experiment), models shared."""
+        """Settings whose data dir is a fresh folder of its own (one store per experiment), model cache shared."""
         data_dir = self.root / name
         data_dir.mkdir(parents=True)
         (data_dir / "cache").symlink_to(self.settings.cache_dir.resolve(), target_is_directory=True)

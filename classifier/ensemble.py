@@ -25,7 +25,7 @@ class EnsembleClassifier:
 
     def log_probs(self, questions: Sequence[str]) -> np.ndarray:
         with torch.no_grad():
-            llm = torch.log_softmax(llm_scores(self.llm, questions), -1).numpy()
+            llm = torch.log_softmax(llm_scores(self.llm, questions), -1).cpu().numpy()
         return llm + self.weight * self.embedding.log_probs(questions)
 
     def classify(self, question: str) -> Prediction:

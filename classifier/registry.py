@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from classifier.dataset import Example, load_examples, split
+from classifier.dataset import Example
 from classifier.prediction import Classifier
 from household.errors import HouseholdError
 from household.settings import Settings
@@ -83,8 +83,11 @@ class Registry:
 
 
 def training_examples(settings: Settings, taxonomy: Taxonomy) -> list[Example]:
-    """The train split of the labelled dataset: what the embedding head learns from."""
-    return split(load_examples(settings.questions_dir, taxonomy)).train
+    """What the embedding head learns from: the same training split a fine-tune uses (dataset train
+    split + the family's corrections + scope-note phrases), so `auto` picks among what users get."""
+    from finetune.data import assemble
+
+    return assemble(settings, taxonomy).split.train
 
 
 def load_embedding(
