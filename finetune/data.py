@@ -8,13 +8,13 @@ test questions stay the same run after run, minus any question a correction clai
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from classifier.dataset import Example, Split, load_examples, normalize, split
 from household.errors import DataError
+from household.jsonl import objects
 from household.settings import Settings
 from household.taxonomy import Taxonomy
 
@@ -39,20 +39,8 @@ class TrainingData:
 
 def read_feedback_file(path: Path, taxonomy: Taxonomy) -> list[Correction]:
     """JSONL rows of {"question", "category"} (category by name or code); a bad row is a DataError."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(path, None, f"cannot read feedback file: {exc}") from None
     corrections = []
-    for lineno, text in enumerate(lines, 1):
-        if not text.strip():
-            continue
-        try:
-            row = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DataError(path, lineno, f"not valid JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise DataError(path, lineno, "a row must be a JSON object with question and category")
+    for lineno, row in objects(path):
         question, category = row.get("question"), row.get("category")
         if not isinstance(question, str) or not question.strip():
             raise DataError(path, lineno, "empty or missing question")
