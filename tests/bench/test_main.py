@@ -60,7 +60,7 @@ def test_quick_run_reports_every_section_with_its_figures(quick_run: tuple[dict,
         assert all(f"{way}_{kind}" in figures for way in ("retrieve", "store", "index", "exact")
                    for kind in ("filtered", "unfiltered"))
     memory = sections["memory"]
-    assert memory["ask_mib"] >= memory["floor_mib"] > 0
+    assert memory["ask_mib"] > memory["floor_mib"] > 0  # equal only if a peak were the bench's own (see peak_of_run)
     finetune = sections["finetune"]
     assert finetune["all_blocks"]["examples_per_s"] > 0 and finetune["top_10"]["examples_per_s"] > 0
     assert finetune["recorded"] is None  # a fresh data dir holds no fine-tuned version
