@@ -2,7 +2,7 @@
 
 Embedding 50k chunks would take longer than the whole benchmark, so the stores are synthetic:
 ~2k distinct texts (corpus records and dataset questions) are embedded once, and chunk i
-reuses text i mod n with a slightly perturbed vector, written through `Store.write_file` like
+reuses text i mod n with a slightly perturbed vector, written through `Store.write_files` like
 real ingest. Chunks are spread evenly over the categories, so a filtered query sees 1/20 of
 the store. One store grows from size to size; at each size four ways to answer a query are timed:
 
@@ -27,7 +27,7 @@ from bench.report import Section
 from bench.timing import Latency, ratio, stopwatch, timed, times
 from bench.workspace import Workspace
 from ingest.readers import read, supported
-from ingest.store import Store
+from ingest.store import FileChunks, Store
 
 NOISE = 0.02  # std of the per-component noise added to a reused vector (unit vectors have components ~0.05)
 WRITE_BATCH = 5_000
@@ -138,7 +138,8 @@ def run(ws: Workspace) -> Section:
         write_seconds = 0.0
         for start in range(built, size, WRITE_BATCH):
             ids, docs, metas, vectors = synthetic(base, texts, codes, start, min(size, start + WRITE_BATCH), rng)
-            seconds, _ = stopwatch(store.write_file, [], ids, docs, metas, vectors.tolist())
+            batch = FileChunks(f"synthetic-{start}", [], ids, docs, metas, vectors.tolist())
+            seconds, _ = stopwatch(store.write_files, [batch])
             write_seconds += seconds
             all_vectors.append(vectors)
         added, built = size - built, size

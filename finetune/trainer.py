@@ -1,9 +1,12 @@
-"""LoRA training of the code scorer: loss on the answer tokens only, early stopping on validation.
+"""LoRA training of the code scorer, early stopping on validation.
 
-The training step uses the scorer itself (`LLMClassifier.score` with the gold label as the only
-candidate), so training and inference see exactly the same prompt, tokens and positions. The
-fixed prompt prefix is run once per batch (with gradients, since LoRA changes its keys and
-values) and shared by every question in the batch.
+The training step uses the scorer itself (`LLMClassifier.score`, or the cached-trunk copy of
+it), so training and inference see exactly the same prompt, tokens and positions. Two losses:
+`generative` is the seed's, the log-likelihood of the gold label's tokens (answer tokens only);
+`discriminative` is the cross-entropy of the classifier's own softmax over every label's score,
+so it also pushes the wrong labels down, which is what the classifier is judged on. The fixed
+prompt prefix is run once per batch (with gradients, since LoRA changes its keys and values)
+and shared by every question in the batch.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ class FinetuneConfig:
     base_model: str = ""
     label_mode: str = "code"
     prompt_style: str = "compact"  # the fine-tuned model learns the scopes; see classifier/prompt.py
+    objective: str = "generative"  # or "discriminative": softmax over all labels' scores (module docstring)
+    label_smoothing: float = 0.0  # discriminative only
     rank: int = 16
     alpha: int = 32
     dropout: float = 0.1
@@ -111,6 +116,23 @@ def accuracy(llm: LLMClassifier, examples: list[Example]) -> float:
     return sum(p.code == ex.code for p, ex in zip(predictions, examples)) / max(1, len(examples))
 
 
+def batch_loss(llm: LLMClassifier, trunk: Trunk | None, batch: list[Example], config: FinetuneConfig) -> torch.Tensor:
+    """The training objective for one batch (see the module docstring)."""
+    gold = [llm.taxonomy.codes.index(ex.code) for ex in batch]
+    discriminative = config.objective == "discriminative"
+    if trunk is not None:
+        table = trunk.scores(batch)
+    else:
+        prefix = False if config.gradient_checkpointing else llm.prefix_kv()
+        candidates = None if discriminative else [[g] for g in gold]
+        table = llm.score([ex.question for ex in batch], candidates=candidates, prefix=prefix)
+    if discriminative:
+        target = torch.tensor(gold, device=table.device)
+        return torch.nn.functional.cross_entropy(table, target, label_smoothing=config.label_smoothing)
+    n_tokens = torch.tensor([len(llm.label_ids[g]) for g in gold], device=table.device)
+    return -(table[:, 0] / n_tokens).mean()
+
+
 def train(
     llm: LLMClassifier, train: list[Example], val: list[Example], config: FinetuneConfig, progress: bool = True
 ) -> TrainResult:
@@ -128,10 +150,10 @@ def train(
     steps_per_epoch = math.ceil(len(train) / config.batch_size)
     total = steps_per_epoch * config.epochs
     warmup = max(1, int(total * config.warmup_ratio))
-    label_index = {code: i for i, code in enumerate(llm.taxonomy.codes)}
     n_layers = model.config.num_hidden_layers
     use_trunk = bool(config.top_layers) and config.top_layers < n_layers and not config.gradient_checkpointing
-    trunk = Trunk(llm, n_layers - config.top_layers, train) if use_trunk else None
+    discriminative = config.objective == "discriminative"
+    trunk = Trunk(llm, n_layers - config.top_layers, train, all_labels=discriminative) if use_trunk else None
     best_state: dict[str, torch.Tensor] | None = None
     stale, step, seen, train_seconds = 0, 0, 0, 0.0
     start = time.perf_counter()
@@ -142,14 +164,7 @@ def train(
         for batch in batches(train, config.batch_size, rng):
             for group in optimizer.param_groups:
                 group["lr"] = config.learning_rate * lr_at(step, total, warmup)
-            if trunk is not None:
-                logp, n_tokens = trunk.log_likelihood(batch)
-            else:
-                gold = [[label_index[ex.code]] for ex in batch]
-                prefix = False if config.gradient_checkpointing else llm.prefix_kv()
-                logp = llm.score([ex.question for ex in batch], candidates=gold, prefix=prefix).squeeze(1)
-                n_tokens = torch.tensor([len(llm.label_ids[g[0]]) for g in gold], device=logp.device).float()
-            loss = -(logp / n_tokens).mean()
+            loss = batch_loss(llm, trunk, batch, config)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)

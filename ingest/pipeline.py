@@ -1,9 +1,11 @@
 """From paths on disk to chunks in the store: walk, read, chunk, categorize, embed, write.
 
 Each file is one unit of work. Its content hash decides whether anything is written at all (an
-unchanged, completely stored file is left alone), and its chunks reach the store in one
-`Store.write_file` call, so an interrupted run never leaves half a file behind and re-running
-finishes the job. A bad file is skipped with a one-line reason; the run goes on.
+unchanged, completely stored file is left alone), and its chunks reach the store whole, so an
+interrupted run never leaves half a file behind and re-running finishes the job. Files are read
+one by one but embedded and written several at a time (`FLUSH_CHUNKS`): per-call costs, not
+vectors, dominate embedding and writing small files one by one. A bad file is skipped with a
+one-line reason; the run goes on.
 """
 
 from __future__ import annotations
@@ -27,11 +29,12 @@ from ingest.category import Assignment, CategoryAssigner
 from ingest.chunker import Chunk, Chunker
 from ingest.document import Document
 from ingest.readers import read, supported
-from ingest.store import Store, StoredFile
+from ingest.store import FileChunks, Store, StoredFile
 
 log = logging.getLogger(__name__)
 
-EMBED_BATCH = 64  # chunks embedded between progress-bar updates
+FLUSH_CHUNKS = 512  # chunks of whole files embedded and written together (bench: python -m bench --only ingest)
+EMBED_BATCH = 128  # chunks embedded between progress-bar updates
 
 
 @dataclass(frozen=True)
@@ -90,10 +93,16 @@ class Pipeline:
             with tqdm(total=len(work), unit="file", **bars) as files, tqdm(
                 unit="chunk", desc="chunks", position=1, **bars
             ) as chunks:
+                pending: list[FileChunks] = []
                 for path, root in work:
                     files.set_postfix_str(path.name[-40:])
-                    self._ingest(path, root, stored, report, chunks)
+                    new = self._read(path, root, stored, report)
+                    pending += [new] if new else []
+                    if sum(len(f.ids) for f in pending) >= FLUSH_CHUNKS:
+                        self._write(pending, stored, report, chunks)
+                        pending = []
                     files.update()
+                self._write(pending, stored, report, chunks)
             if sync:
                 self._sync(paths, stored, report)
             report.store = self.store.stats()
@@ -138,7 +147,8 @@ class Pipeline:
 
         return (not self.include or matches(self.include)) and not matches(self.exclude)
 
-    def _ingest(self, path: Path, root: Path, stored: dict[str, StoredFile], report: Report, bar: Any) -> None:
+    def _read(self, path: Path, root: Path, stored: dict[str, StoredFile], report: Report) -> FileChunks | None:
+        """The file's chunks, categorized; None if it is unchanged (recorded) or unreadable (skipped)."""
         file = str(path.resolve())
         fixed = self.assigner.before_reading(path, root)
         try:
@@ -147,25 +157,35 @@ class Pipeline:
             old = stored.get(file)
             if old and old.complete(content_hash) and (fixed is None or set(old.categories) == {fixed.code}):
                 report.unchanged.append(file)
-                return
+                return None
             documents = read(file, data)
         except DataError as exc:
             report.skipped.append(Skipped(str(path), exc.problem))
-            return
+            return None
         except Exception as exc:  # a parser library choking on odd input must not end the run
             log.debug("reading %s failed", path, exc_info=True)
             report.skipped.append(Skipped(str(path), f"cannot parse ({type(exc).__name__}: {exc})".splitlines()[0]))
-            return
+            return None
         ids, texts, metadatas = self._chunks(file, content_hash, documents, fixed)
+        return FileChunks(file, old.ids if old else [], ids, texts, metadatas)
+
+    def _write(self, files: list[FileChunks], stored: dict[str, StoredFile], report: Report, bar: Any) -> None:
+        """Embed and store whole files together, then record them as ingested."""
+        texts = [text for f in files for text in f.texts]
         vectors: list[list[float]] = []
         for start in range(0, len(texts), EMBED_BATCH):
             vectors += self.store.embed(texts[start : start + EMBED_BATCH])
             bar.update(len(texts[start : start + EMBED_BATCH]))
-        self.store.write_file(old.ids if old else [], ids, texts, metadatas, vectors)
-        stored[file] = StoredFile(file, list(ids), {content_hash}, len(ids), Counter(m["category"] for m in metadatas))
-        report.ingested.append(file)
-        report.chunks_written += len(ids)
-        report.written.update(m["category"] for m in metadatas)
+        for f in files:
+            f.embeddings, vectors = vectors[: len(f.ids)], vectors[len(f.ids) :]
+        self.store.write_files(files)
+        for f in files:
+            categories = Counter(m["category"] for m in f.metadatas)
+            hashes = {m["content_hash"] for m in f.metadatas}
+            stored[f.file] = StoredFile(f.file, list(f.ids), hashes, len(f.ids), categories)
+            report.ingested.append(f.file)
+            report.chunks_written += len(f.ids)
+            report.written.update(categories)
 
     def _bytes(self, path: Path) -> bytes:
         """The file's bytes, after the checks that need no reading: kind, type, size."""

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +51,18 @@ class Hit:
     category: str
     distance: float
     metadata: dict
+
+
+@dataclass
+class FileChunks:
+    """One file's new chunks and the ids they replace: written whole or not at all."""
+
+    file: str
+    old_ids: list[str]
+    ids: list[str]
+    texts: list[str]
+    metadatas: list[dict]
+    embeddings: list[list[float]] = field(default_factory=list)
 
 
 @dataclass
@@ -173,17 +185,24 @@ class Store:
                 f"another `household ingest` or `forget` is writing to {self.location}; wait for it to finish"
             ) from None
 
-    def write_file(
-        self, old_ids: list[str], ids: list[str], texts: list[str], metadatas: list[dict], embeddings: list[list[float]]
-    ) -> None:
-        """Replace one file's chunks as one unit: upsert the new ones, then delete the old ones.
+    def write_files(self, files: Sequence[FileChunks]) -> None:
+        """Replace several files' chunks, each as one unit: upsert the new ones, then delete the old ones.
 
-        Readers are locked out for the duration, so they see the old file or the new one, never a mix.
-        If anything fails midway (an error, Ctrl-C), the chunks this call added are removed again; if the
-        process dies outright, `StoredFile.complete` fails on the next run and the file is rewritten.
+        One session and Chroma calls of its largest batch size for all of them: per-call overhead,
+        not vectors, dominates the cost of writing small files one by one. Readers are locked out
+        for the duration, so they see each file old or new, never a mix. If anything fails midway
+        (an error, Ctrl-C), the chunks this call added are removed again; if the process dies
+        outright, `StoredFile.complete` fails on the next run and the file is rewritten.
         """
-        new = set(ids)
-        stale = [i for i in old_ids if i not in new]
+        if not files:
+            return
+        kept = {i for f in files for i in f.old_ids}
+        new = {i for f in files for i in f.ids}
+        ids = [i for f in files for i in f.ids]
+        texts = [t for f in files for t in f.texts]
+        metadatas = [m for f in files for m in f.metadatas]
+        embeddings = [e for f in files for e in f.embeddings]
+        stale = [i for f in files for i in f.old_ids if i not in new]
         with self._session() as collection:
             step = self._batch_size()
             written: list[str] = []
@@ -197,12 +216,11 @@ class Store:
                 for start in range(0, len(stale), step):
                     collection.delete(ids=stale[start : start + step])
             except BaseException:
-                kept = set(old_ids)
                 added = [i for i in written if i not in kept]
                 try:
                     for start in range(0, len(added), step):
                         collection.delete(ids=added[start : start + step])
-                except Exception:  # noqa: BLE001 - the store itself failed; the next run repairs the file
+                except Exception:  # noqa: BLE001 - the store itself failed; the next run repairs the files
                     log.warning("could not roll back %d chunks; re-run the ingest to repair", len(added))
                 raise
 

@@ -9,7 +9,8 @@ from finetune.trainer import FinetuneConfig, attach_lora
 from finetune.trunk import Trunk
 
 
-def test_trunk_likelihoods_equal_the_scorer_with_lora_on_top_blocks(tiny_lm, taxonomy) -> None:
+@pytest.mark.parametrize("all_labels", [False, True], ids=["gold-label", "all-labels"])
+def test_trunk_scores_equal_the_scorer_with_lora_on_top_blocks(tiny_lm, taxonomy, all_labels) -> None:
     model, tokenizer = tiny_lm
     llm = LLMClassifier(model.__class__(model.config), tokenizer, taxonomy, prompt_style="compact")
     llm.model.load_state_dict(model.state_dict())
@@ -25,12 +26,13 @@ def test_trunk_likelihoods_equal_the_scorer_with_lora_on_top_blocks(tiny_lm, tax
         Example("pool pump humming", codes[14], "b"),
         Example("vet appt for the cat?", codes[18], "c"),
     ]
-    trunk = Trunk(llm, start=1, examples=batch)
+    trunk = Trunk(llm, start=1, examples=batch, all_labels=all_labels)
+    candidates = None if all_labels else [[codes.index(ex.code)] for ex in batch]
     with torch.no_grad():
-        packed, sizes = trunk.log_likelihood(batch)
-        reference = llm.score([ex.question for ex in batch], [[codes.index(ex.code)] for ex in batch]).squeeze(1)
+        packed = trunk.scores(batch)
+        reference = llm.score([ex.question for ex in batch], candidates)
+    assert packed.shape == (len(batch), len(codes) if all_labels else 1)
     assert torch.allclose(packed, reference, atol=1e-4)
-    assert sizes.tolist() == [len(llm.label_ids[codes.index(ex.code)]) for ex in batch]
 
 
 def test_trunk_backward_reaches_only_top_block_adapters(tiny_lm, taxonomy) -> None:
@@ -38,10 +40,10 @@ def test_trunk_backward_reaches_only_top_block_adapters(tiny_lm, taxonomy) -> No
     llm = LLMClassifier(model.__class__(model.config), tokenizer, taxonomy, prompt_style="compact")
     attach_lora(llm, FinetuneConfig(top_layers=1))
     batch = [Example("pool pump humming", taxonomy.codes[14], "b")]
-    loss = -Trunk(llm, start=1, examples=batch).log_likelihood(batch)[0].sum()
+    loss = -Trunk(llm, start=1, examples=batch).scores(batch).sum()
     loss.backward()
     grads = {n: p.grad for n, p in llm.model.named_parameters() if p.requires_grad}
     assert grads and all(".layers.1." in n for n in grads)
     assert any(g is not None and g.abs().sum() > 0 for g in grads.values())
     with pytest.raises(KeyError):
-        Trunk(llm, start=1, examples=batch).log_likelihood([Example("unseen", taxonomy.codes[0], "z")])
+        Trunk(llm, start=1, examples=batch).scores([Example("unseen", taxonomy.codes[0], "z")])

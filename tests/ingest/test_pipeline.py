@@ -171,6 +171,23 @@ def test_include_and_exclude_globs(ingest, store, docs):
     assert sorted(Path(f).name for f in report.ingested) == ["pool-notes.md", "quote.eml", "service-log.csv"]
 
 
+def test_small_files_are_embedded_and_written_together_yet_each_stays_whole(ingest, store, tmp_path, monkeypatch):
+    root = tmp_path / "notes"
+    root.mkdir()
+    for i in range(12):
+        (root / f"note-{i:02d}.txt").write_text(f"Note {i}: the pool filter was backwashed on day {i}.\n")
+    upserts, encodes = [], []
+    real_upsert, real_embed = Collection.upsert, Store.embed
+    monkeypatch.setattr(Collection, "upsert", lambda self, **kw: (upserts.append(kw["ids"]), real_upsert(self, **kw))[1])
+    monkeypatch.setattr(Store, "embed", lambda self, texts: (encodes.append(len(texts)), real_embed(self, texts))[1])
+    monkeypatch.setattr("ingest.pipeline.FLUSH_CHUNKS", 5)
+    report = ingest(root)
+    assert len(report.ingested) == 12 and report.chunks_written == 12
+    assert [len(ids) for ids in upserts] == [5, 5, 2] and encodes == [5, 5, 2]
+    assert_consistent(store)
+    assert len(by_file(store)) == 12
+
+
 def test_an_error_mid_file_rolls_back_and_a_rerun_completes(ingest, store, docs, monkeypatch):
     ingest(docs)
     notes = docs / "pool-notes.md"

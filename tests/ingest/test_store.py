@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from household.errors import ServiceError
-from ingest.store import Store
+from ingest.store import FileChunks, Store
 
 WORKER = Path(__file__).parent / "store_worker.py"
 
@@ -28,7 +28,7 @@ def put(store: Store, source: str, texts: list[str], code: str) -> list[str]:
         }
         for i in range(len(texts))
     ]
-    store.write_file([], ids, texts, metas, store.embed(texts))
+    store.write_files([FileChunks(source, [], ids, texts, metas, store.embed(texts))])
     return ids
 
 
