@@ -77,7 +77,7 @@ def fold(word: str) -> str:
 class _Snapshot:
     """The store's chunks as BM25 saw them; replaced whole, so a search never mixes two versions."""
 
-    size: int
+    generation: str
     ids: list[str]
     chunks: dict[str, tuple[str, dict]]
     categories: np.ndarray
@@ -85,7 +85,7 @@ class _Snapshot:
 
 
 class LexicalIndex:
-    """BM25 over every chunk in the store; built on first use and rebuilt when the store's size changes."""
+    """BM25 over every chunk in the store; built on first use and rebuilt when the store changes."""
 
     def __init__(self, store: "Store") -> None:
         self.store = store
@@ -94,12 +94,12 @@ class LexicalIndex:
 
     def _fresh(self) -> _Snapshot:
         with self._lock:
-            size = self.store.count()
-            if self._snapshot is None or self._snapshot.size != size:
-                self._snapshot = self._build(size)
+            generation = self.store.generation()
+            if self._snapshot is None or self._snapshot.generation != generation:
+                self._snapshot = self._build(generation)
             return self._snapshot
 
-    def _build(self, size: int) -> _Snapshot:
+    def _build(self, generation: str) -> _Snapshot:
         import bm25s
 
         logging.getLogger("bm25s").setLevel(logging.NOTSET)  # it forces DEBUG on import; follow the app's level
@@ -108,7 +108,7 @@ class LexicalIndex:
         if rows:
             bm25.index([tokenize(text) or [""] for _, text, _ in rows], show_progress=False)
         categories = np.array([meta.get("category", "") for _, _, meta in rows], dtype=object)
-        return _Snapshot(size, [i for i, _, _ in rows], {i: (t, dict(m)) for i, t, m in rows}, categories, bm25)
+        return _Snapshot(generation, [i for i, _, _ in rows], {i: (t, dict(m)) for i, t, m in rows}, categories, bm25)
 
     def search(self, question: str, n: int, codes: Sequence[str] | None = None) -> list[tuple[str, str, dict]]:
         """(id, text, metadata) of up to `n` chunks sharing a word with the question, best BM25 score first."""

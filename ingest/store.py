@@ -23,6 +23,8 @@ title and date (YYYY-MM-DD) where the format has them.
 from __future__ import annotations
 
 import logging
+import os
+import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -121,12 +123,8 @@ class Store:
             where = {"category": codes[0]} if len(codes) == 1 else {"category": {"$in": list(codes)}}
         vector = self.embed([query])
         with self._session() as collection:
-            size = collection.count()
-            if size == 0:
-                return []
             found = collection.query(
-                query_embeddings=vector, n_results=min(k, size), where=where,
-                include=["documents", "metadatas", "distances"],
+                query_embeddings=vector, n_results=k, where=where, include=["documents", "metadatas", "distances"]
             )
         rows = zip(found["ids"][0], found["documents"][0], found["metadatas"][0], found["distances"][0])
         return [
@@ -137,6 +135,19 @@ class Store:
     def chunks(self) -> Iterator[tuple[str, str, dict]]:
         """(id, text, metadata) of every chunk, read page by page in one consistent snapshot."""
         yield from self._all(include=["documents", "metadatas"])
+
+    def generation(self) -> str:
+        """Changes whenever the store's content does: caches of it (the BM25 index) compare it, cheaply.
+
+        Embedded, it is a marker file every commit rewrites (no client is opened to read it); with
+        a server, other writers leave no marker, so the chunk count stands in.
+        """
+        if self.settings.chroma_url:
+            return f"count:{self.count()}"
+        try:
+            return self._lock_path("generation").read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return "empty"
 
     def count(self) -> int:
         if not self._exists():
@@ -215,6 +226,7 @@ class Store:
                     written += ids[part]
                 for start in range(0, len(stale), step):
                     collection.delete(ids=stale[start : start + step])
+                self._bump()
             except BaseException:
                 added = [i for i in written if i not in kept]
                 try:
@@ -232,7 +244,17 @@ class Store:
             before = collection.count()
             for file in files:
                 collection.delete(where={"file": file})
+            self._bump()
             return before - collection.count()
+
+    def _bump(self) -> None:
+        """A new generation marker, written atomically while the store lock is still held."""
+        if self.settings.chroma_url:
+            return
+        marker = self._lock_path("generation")
+        temporary = marker.with_name(f"{marker.name}.{os.getpid()}")
+        temporary.write_text(uuid.uuid4().hex, encoding="utf-8")
+        os.replace(temporary, marker)
 
     def _exists(self) -> bool:
         return bool(self.settings.chroma_url) or self.settings.store_dir.exists()

@@ -135,6 +135,10 @@ def test_lexical_index_follows_the_store(settings, taxonomy, embedder, router, t
     ingest.run([tmp_path / "docs"])
     assert [source_name(h) for h in retriever.search("zq-7741", 1, None)] == ["b.md"]
     assert retriever.lexical.search("zq-7741", 3, codes=[taxonomy.find("car").code]) == []
+    (folder / "b.md").write_text("# Pool cover\n\nCover serial KT-1180 ordered.\n")  # same chunk count
+    ingest.run([tmp_path / "docs"])
+    assert retriever.lexical.search("zq-7741", 3) == []
+    assert [source_name(h) for h in retriever.search("kt-1180", 1, None)] == ["b.md"]
 
 
 def test_tokenize_keeps_exact_tokens_whole_and_split() -> None:
