@@ -111,7 +111,7 @@ def main(quick: bool, only: list[str], out: Path, sizes: tuple[str, ...], profil
       python -m bench                          # everything, writes bench/results.json and .md
       python -m bench --quick                  # smoke test on tiny inputs
       python -m bench --only ingest,retrieval --profile
-      python -m bench --only ingest --size chunks=10000   # the issue's 10k-chunk ingest (~20 min here)
+      python -m bench --only ingest --size chunks=2000    # a smaller ingest run
     """
     # On a shared machine OpenMP threads that spin while waiting for each other burn the CPU the
     # other thread needs: a classifier pass took 1.5-8 s instead of 0.5 s. Passive waiting keeps the

@@ -6,8 +6,8 @@ pipeline then ingests the copies with an explicit category, so no classifier run
 measured is walking, reading, chunking, embedding and writing to Chroma. The alternative is
 `SentenceTransformer.encode` alone, in one call, on a random sample of the same chunk texts,
 timed before and after the ingest so a change in the machine's load shows in both. A third
-figure, the same sample embedded file by file through `Store.embed` (as the pipeline does it),
-tells how much of the gap is small batches rather than reading and writing.
+figure, the same sample embedded file by file through `Store.embed` (as the pipeline did before
+it grouped files, `FLUSH_CHUNKS`), tells what small batches alone would cost.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def run(ws: Workspace) -> Section:
     before, _ = stopwatch(encode)
     ws.say(f"ingest: {len(written)} files, {chunks} chunks end to end, --category {category.name}")
     seconds, report = stopwatch(pipeline.run, [copies], progress=True)
-    ws.say("ingest: raw encode again (after), then file by file as the pipeline batches it")
+    ws.say("ingest: raw encode again (after), then file by file")
     after, _ = stopwatch(encode)
     by_file, _ = stopwatch(lambda: [store.embed(file) for file in per_file])
     end_to_end = report.chunks_written / seconds
@@ -123,7 +123,7 @@ def run(ws: Workspace) -> Section:
                 f"{share:.2f} of raw encode" if share else "")
     section.row("raw `SentenceTransformer.encode`, one call: chunks/s", f"{raw:.1f}",
                 f"{len(texts)} of the same texts, timed before and after")
-    section.row("`Store.embed` file by file, as the pipeline calls it: chunks/s", f"{file_rate:.1f}",
+    section.row("`Store.embed` file by file (the alternative to grouping files): chunks/s", f"{file_rate:.1f}",
                 f"{section.figures['file_by_file_over_raw']:.2f} of raw encode")
     section.row("ingested", f"{report.chunks_written:,} chunks from {len(written):,} files in {seconds:.0f} s",
                 f"10,000 chunks would take {section.figures['minutes_for_10000_chunks']:.0f} min")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 
 import click
 
@@ -47,17 +48,19 @@ def categories(app: App, as_json: bool) -> None:
 
 @click.group()
 def data() -> None:
-    """Check and split the labelled question dataset (data/questions/*.jsonl)."""
+    """Check and split the labelled question dataset (data/questions/*.jsonl, data/questions-extra/*.jsonl)."""
 
 
 @data.command("check")
 @click.argument("path", required=False, type=click.Path(exists=True))
 @pass_app
 def data_check(app: App, path: str | None) -> None:
-    """Validate the dataset: every problem is reported with file and line."""
+    """Validate the dataset and the training-only extra questions: every problem is reported with file and line."""
     from classifier.dataset import dataset_files, read_rows
 
-    examples, problems = read_rows(dataset_files(path or app.settings.questions_dir), app.taxonomy)
+    folders = [Path(path)] if path else [app.settings.questions_dir, app.settings.extra_questions_dir]
+    files = [file for folder in folders if folder.exists() for file in dataset_files(folder)]
+    examples, problems = read_rows(files, app.taxonomy)
     for problem in problems:
         click.echo(str(problem), err=True)
     counts = Counter(ex.code for ex in examples)

@@ -82,14 +82,26 @@ def merge(examples: list[Example], corrections: list[Correction]) -> TrainingDat
 
 def assemble(settings: Settings, taxonomy: Taxonomy, feedback_file: Path | None = None) -> TrainingData:
     """Dataset + stored feedback + an optional corrections file (which, given explicitly, wins),
-    plus the scope-note phrases of every category in the training split."""
+    plus, in the training split only, the extra questions and the scope-note phrases."""
     examples = load_examples(settings.questions_dir, taxonomy)
     corrections = stored_corrections(settings, taxonomy)
     if feedback_file is not None:
         corrections += read_feedback_file(feedback_file, taxonomy)
     data = merge(examples, corrections)
     parts = data.split
-    return replace(data, split=Split(parts.train + scope_examples(taxonomy), parts.val, parts.test))
+    taken = {normalize(ex.question) for ex in parts.train + parts.val + parts.test}
+    extra = [ex for ex in extra_examples(settings, taxonomy) if normalize(ex.question) not in taken]
+    return replace(data, split=Split(parts.train + extra + scope_examples(taxonomy), parts.val, parts.test))
+
+
+def extra_examples(settings: Settings, taxonomy: Taxonomy) -> list[Example]:
+    """Labelled questions for training only (settings.extra_questions_dir; absent: none).
+
+    They never enter the split, so adding some leaves the validation and test questions as they
+    were; one that repeats a dataset or corrected question is left out (`assemble`).
+    """
+    folder = settings.extra_questions_dir
+    return load_examples(folder, taxonomy) if folder.is_dir() and any(folder.glob("*.jsonl")) else []
 
 
 def scope_examples(taxonomy: Taxonomy) -> list[Example]:

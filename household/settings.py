@@ -54,6 +54,7 @@ class Settings:
     data_dir: Path = field(default_factory=_default_data_dir)
     taxonomy_file: Path = REPO_ROOT / "data" / "categories.toml"
     questions_dir: Path = REPO_ROOT / "data" / "questions"
+    extra_questions_dir: Path = REPO_ROOT / "data" / "questions-extra"  # training only, never split
     corpus_dir: Path = REPO_ROOT / "data" / "household"
 
     classifier: str = "auto"  # auto | llm | embedding | ensemble

@@ -9,7 +9,7 @@ import pytest
 
 from chatbot.feedback import FeedbackStore
 from classifier.dataset import load_examples, normalize, split
-from finetune.data import assemble, merge, read_feedback_file, scope_examples
+from finetune.data import assemble, extra_examples, merge, read_feedback_file, scope_examples
 from household.errors import DataError
 
 
@@ -40,8 +40,28 @@ def test_a_correction_overrides_the_dataset_label_and_moves_to_train(settings, t
     assert len(data.corrections) == 2 and data.relabelled == 1 and data.moved == 1
     # Nothing else moved: the held-out splits are the dataset's, minus the corrected question.
     assert len(data.split.test) == len(original.test) - 1 and len(data.split.val) == len(original.val)
-    assert len(data.split.train) == len(original.train) + 2 + len(scope_examples(taxonomy))
+    extra = len(extra_examples(settings, taxonomy))
+    assert len(data.split.train) == len(original.train) + 2 + extra + len(scope_examples(taxonomy))
     assert len({normalize(ex.question) for ex in data.split.train}) == len(data.split.train)
+
+
+def test_extra_questions_train_only_and_never_repeat_a_held_out_one(settings, taxonomy, tmp_path: Path) -> None:
+    original = split(load_examples(settings.questions_dir, taxonomy))
+    held_out = original.test[0]
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    write_jsonl(extra / "pool.jsonl", [
+        {"question": "who winterized the pool cover last fall", "category": "pool", "group_id": "pool-x01"},
+        {"question": held_out.question, "category": taxonomy.by_code(held_out.code).name, "group_id": "pool-x02"},
+    ])
+    data = assemble(settings.replace(extra_questions_dir=extra), taxonomy)
+    train = [normalize(ex.question) for ex in data.split.train]
+    assert normalize("who winterized the pool cover last fall") in train
+    assert normalize(held_out.question) not in train
+    assert (len(data.split.val), len(data.split.test)) == (len(original.val), len(original.test))
+    write_jsonl(extra / "bad.jsonl", [{"question": "gate latch", "category": "no such category", "group_id": "g"}])
+    with pytest.raises(DataError, match="bad.jsonl"):
+        assemble(settings.replace(extra_questions_dir=extra), taxonomy)
 
 
 def test_stored_feedback_is_included_and_an_explicit_file_wins(settings, taxonomy, tmp_path: Path) -> None:
