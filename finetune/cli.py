@@ -47,6 +47,8 @@ def _table(results: Sequence[Any]) -> list[str]:
 @click.command()
 @click.option("--label-mode", type=click.Choice(["code", "name"]), default="code", show_default=True,
               help="Train the model to answer with opaque codes (best) or with category names (the seed's comparison).")
+@click.option("--objective", type=click.Choice(["generative", "discriminative"]),
+              help="Loss: likelihood of the gold label's tokens, or cross-entropy over every label's score.")
 @click.option("--epochs", type=click.IntRange(min=1), help="Maximum epochs (default 12; early stopping on validation).")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Peak learning rate (default 1e-3).")
 @click.option("--rank", type=click.IntRange(min=1), help="LoRA rank (default 16; alpha follows as 2 x rank).")
@@ -57,7 +59,8 @@ def _table(results: Sequence[Any]) -> list[str]:
 @click.pass_context
 @pass_app
 def finetune(
-    app: App, ctx: click.Context, label_mode: str, epochs: int | None, lr: float | None, rank: int | None,
+    app: App, ctx: click.Context, label_mode: str, objective: str | None, epochs: int | None, lr: float | None,
+    rank: int | None,
     feedback: Path | None, force: bool, max_minutes: float | None,
 ) -> None:
     """Retrain the classifier (LoRA) from data/questions plus feedback corrections, measure it, version it.
@@ -76,7 +79,7 @@ def finetune(
     from finetune.run import finetune as run
     from finetune.trainer import FinetuneConfig
 
-    chosen: dict[str, Any] = {"epochs": epochs, "learning_rate": lr, "max_minutes": max_minutes}
+    chosen: dict[str, Any] = {"objective": objective, "epochs": epochs, "learning_rate": lr, "max_minutes": max_minutes}
     if rank is not None:
         chosen.update(rank=rank, alpha=2 * rank)
     config = FinetuneConfig(label_mode=label_mode, **{k: v for k, v in chosen.items() if v is not None})

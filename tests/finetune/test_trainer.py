@@ -16,7 +16,9 @@ from finetune.trainer import FinetuneConfig, train
 pytestmark = pytest.mark.slow
 
 
-def test_lora_steps_lower_the_loss_and_the_adapter_round_trips(tiny_lm, taxonomy, small_questions, tmp_path: Path):
+@pytest.mark.parametrize("objective", ["generative", "discriminative"])
+def test_lora_steps_lower_the_loss_and_the_adapter_round_trips(tiny_lm, taxonomy, small_questions, tmp_path: Path,
+                                                               objective: str):
     model, tokenizer = tiny_lm
     pool, car = taxonomy.find("pool").code, taxonomy.find("car").code
     examples = [ex for ex in split(load_examples(small_questions, taxonomy)).train if ex.code in (pool, car)]
@@ -24,7 +26,8 @@ def test_lora_steps_lower_the_loss_and_the_adapter_round_trips(tiny_lm, taxonomy
     llm = LLMClassifier(copy.deepcopy(model), tokenizer, taxonomy, prompt_style="compact")
     with torch.no_grad():
         base_scores = llm.score(questions)
-    config = FinetuneConfig(epochs=3, batch_size=8, learning_rate=2e-2, patience=10, prompt_style="compact")
+    config = FinetuneConfig(epochs=3, batch_size=8, learning_rate=2e-2, patience=10, prompt_style="compact",
+                            objective=objective)
     result = train(llm, examples, examples, config, progress=False)
 
     losses = [row["loss"] for row in result.history if "loss" in row]
