@@ -109,11 +109,19 @@ def lr_at(step: int, total: int, warmup: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def accuracy(llm: LLMClassifier, examples: list[Example]) -> float:
+def accuracy(llm: LLMClassifier, examples: list[Example], trunk: Trunk | None = None, batch_size: int = 16) -> float:
+    """Share of `examples` whose best-scoring label is the gold one; through `trunk` if given
+    (its examples laid out with every label: same scores, only the top blocks run)."""
     llm.model.eval()
     llm.reset_prefix_cache()
-    predictions = llm.classify_many([ex.question for ex in examples])
-    return sum(p.code == ex.code for p, ex in zip(predictions, examples)) / max(1, len(examples))
+    if trunk is None:
+        predictions = [p.code for p in llm.classify_many([ex.question for ex in examples])]
+    else:
+        with torch.no_grad():
+            best = [i for start in range(0, len(examples), batch_size)
+                    for i in trunk.scores(examples[start : start + batch_size]).argmax(-1).tolist()]
+        predictions = [llm.taxonomy.codes[i] for i in best]
+    return sum(code == ex.code for code, ex in zip(predictions, examples)) / max(1, len(examples))
 
 
 def batch_loss(llm: LLMClassifier, trunk: Trunk | None, batch: list[Example], config: FinetuneConfig) -> torch.Tensor:
@@ -154,6 +162,7 @@ def train(
     use_trunk = bool(config.top_layers) and config.top_layers < n_layers and not config.gradient_checkpointing
     discriminative = config.objective == "discriminative"
     trunk = Trunk(llm, n_layers - config.top_layers, train, all_labels=discriminative) if use_trunk else None
+    val_trunk = Trunk(llm, n_layers - config.top_layers, val, all_labels=True) if use_trunk else None
     best_state: dict[str, torch.Tensor] | None = None
     stale, step, seen, train_seconds = 0, 0, 0, 0.0
     start = time.perf_counter()
@@ -175,7 +184,7 @@ def train(
             bar.update(1)
             bar.set_postfix(epoch=epoch, loss=f"{loss.item():.3f}")
         train_seconds += time.perf_counter() - tick
-        val_acc = accuracy(llm, val)
+        val_acc = accuracy(llm, val, val_trunk)
         result.history.append({"epoch": epoch, "val_accuracy": round(val_acc, 4)})
         bar.write(f"epoch {epoch}: val accuracy {val_acc:.1%}")
         if val_acc > result.best_val_accuracy or best_state is None:

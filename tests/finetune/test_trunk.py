@@ -5,7 +5,7 @@ import torch
 
 from classifier.dataset import Example
 from classifier.llm import LLMClassifier
-from finetune.trainer import FinetuneConfig, attach_lora
+from finetune.trainer import FinetuneConfig, accuracy, attach_lora
 from finetune.trunk import Trunk
 
 
@@ -47,3 +47,21 @@ def test_trunk_backward_reaches_only_top_block_adapters(tiny_lm, taxonomy) -> No
     assert any(g is not None and g.abs().sum() > 0 for g in grads.values())
     with pytest.raises(KeyError):
         Trunk(llm, start=1, examples=batch).scores([Example("unseen", taxonomy.codes[0], "z")])
+
+
+def test_validation_accuracy_through_the_trunk_equals_the_classifier(tiny_lm, taxonomy) -> None:
+    model, tokenizer = tiny_lm
+    llm = LLMClassifier(model.__class__(model.config), tokenizer, taxonomy, prompt_style="compact")
+    llm.model.load_state_dict(model.state_dict())
+    attach_lora(llm, FinetuneConfig(top_layers=1))
+    torch.manual_seed(2)
+    for name, param in llm.model.named_parameters():
+        if "lora_B" in name:
+            torch.nn.init.normal_(param, std=0.5)
+    llm.model.eval()
+    questions = ["who cleaned the gutters last fall", "pool pump humming", "vet appt for the cat?", "tires rotated?"]
+    predicted = [p.code for p in llm.classify_many(questions)]
+    examples = [Example(q, code, str(i)) for i, (q, code) in enumerate(zip(questions, predicted))]
+    examples[0] = Example(examples[0].question, next(c for c in taxonomy.codes if c != predicted[0]), "0")
+    trunk = Trunk(llm, start=1, examples=examples, all_labels=True)
+    assert accuracy(llm, examples, trunk, batch_size=3) == accuracy(llm, examples) == 0.75
