@@ -48,8 +48,8 @@ def _table(results: Sequence[Any]) -> list[str]:
 @click.option("--label-mode", type=click.Choice(["code", "name"]), default="code", show_default=True,
               help="Train the model to answer with opaque codes (best) or with category names (the seed's comparison).")
 @click.option("--objective", type=click.Choice(["generative", "discriminative"]),
-              help="Loss: likelihood of the gold label's tokens, or cross-entropy over every label's score.")
-@click.option("--epochs", type=click.IntRange(min=1), help="Maximum epochs (default 12; early stopping on validation).")
+              help="Loss: cross-entropy over every label's score (default), or the seed's likelihood of the gold label's tokens.")
+@click.option("--epochs", type=click.IntRange(min=1), help="Maximum epochs (default 8; early stopping on validation).")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Peak learning rate (default 1e-3).")
 @click.option("--rank", type=click.IntRange(min=1), help="LoRA rank (default 16; alpha follows as 2 x rank).")
 @click.option("--feedback", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -72,7 +72,7 @@ def finetune(
 
     \b
     Examples:
-      household finetune                                  # codes, r=16, up to 12 epochs, early stopping
+      household finetune                                  # codes, r=16, up to 8 epochs, early stopping
       household finetune --label-mode name --epochs 6     # the seed's "names" variant
       household finetune --feedback fixes.jsonl --force   # fixes.jsonl: {"question": ..., "category": "pool"}
     """

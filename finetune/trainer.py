@@ -35,7 +35,7 @@ class FinetuneConfig:
     base_model: str = ""
     label_mode: str = "code"
     prompt_style: str = "compact"  # the fine-tuned model learns the scopes; see classifier/prompt.py
-    objective: str = "generative"  # or "discriminative": softmax over all labels' scores (module docstring)
+    objective: str = "discriminative"  # or "generative", the seed's (module docstring)
     label_smoothing: float = 0.0  # discriminative only
     rank: int = 16
     alpha: int = 32
@@ -43,7 +43,7 @@ class FinetuneConfig:
     target_modules: tuple[str, ...] = ALL_PROJECTIONS
     top_layers: int | None = 10  # LoRA on the last N blocks only; the frozen trunk below runs once (finetune/trunk.py)
     learning_rate: float = 1e-3
-    epochs: int = 12
+    epochs: int = 8
     batch_size: int = 16
     warmup_ratio: float = 0.1
     patience: int = 3

@@ -117,3 +117,19 @@ def test_scope_examples_teach_every_category_its_own_vocabulary(taxonomy) -> Non
     assert all(len(phrases) >= 3 for phrases in by_code.values())
     assert "anode rod" in by_code[taxonomy.find("water heater").code]
     assert len({ex.question.casefold() for ex in examples}) >= len(examples) - 5
+
+
+def test_no_shipped_extra_question_nearly_repeats_a_held_out_one(settings, taxonomy) -> None:
+    """Training-only questions must not leak the validation or test split, even reworded slightly."""
+    import re
+
+    def words(question: str) -> set[str]:
+        return set(re.findall(r"[a-z0-9]+", question.lower()))
+
+    parts = split(load_examples(settings.questions_dir, taxonomy))
+    held_out = [words(ex.question) for ex in parts.val + parts.test]
+    extra = extra_examples(settings, taxonomy)
+    assert len(extra) > 20 * 30
+    close = [ex.question for ex in extra if any(len(words(ex.question) & h) / len(words(ex.question) | h) >= 0.6
+                                                for h in held_out)]
+    assert close == []
