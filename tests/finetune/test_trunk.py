@@ -9,17 +9,23 @@ from finetune.trainer import FinetuneConfig, accuracy, attach_lora
 from finetune.trunk import Trunk
 
 
-@pytest.mark.parametrize("all_labels", [False, True], ids=["gold-label", "all-labels"])
-def test_trunk_scores_equal_the_scorer_with_lora_on_top_blocks(tiny_lm, taxonomy, all_labels) -> None:
+def adapted(tiny_lm, taxonomy, seed: int) -> LLMClassifier:
+    """The tiny model with LoRA on its top block and a non-trivial adapter, so that block really differs."""
     model, tokenizer = tiny_lm
     llm = LLMClassifier(model.__class__(model.config), tokenizer, taxonomy, prompt_style="compact")
     llm.model.load_state_dict(model.state_dict())
     attach_lora(llm, FinetuneConfig(top_layers=1))
-    torch.manual_seed(1)
+    torch.manual_seed(seed)
     for name, param in llm.model.named_parameters():
-        if "lora_B" in name:  # a non-trivial adapter, so the top block really differs from the base
+        if "lora_B" in name:
             torch.nn.init.normal_(param, std=0.5)
     llm.model.eval()
+    return llm
+
+
+@pytest.mark.parametrize("all_labels", [False, True], ids=["gold-label", "all-labels"])
+def test_trunk_scores_equal_the_scorer_with_lora_on_top_blocks(tiny_lm, taxonomy, all_labels) -> None:
+    llm = adapted(tiny_lm, taxonomy, seed=1)
     codes = taxonomy.codes
     batch = [
         Example("who cleaned the gutters last fall", codes[9], "a"),
@@ -50,15 +56,7 @@ def test_trunk_backward_reaches_only_top_block_adapters(tiny_lm, taxonomy) -> No
 
 
 def test_validation_accuracy_through_the_trunk_equals_the_classifier(tiny_lm, taxonomy) -> None:
-    model, tokenizer = tiny_lm
-    llm = LLMClassifier(model.__class__(model.config), tokenizer, taxonomy, prompt_style="compact")
-    llm.model.load_state_dict(model.state_dict())
-    attach_lora(llm, FinetuneConfig(top_layers=1))
-    torch.manual_seed(2)
-    for name, param in llm.model.named_parameters():
-        if "lora_B" in name:
-            torch.nn.init.normal_(param, std=0.5)
-    llm.model.eval()
+    llm = adapted(tiny_lm, taxonomy, seed=2)
     questions = ["who cleaned the gutters last fall", "pool pump humming", "vet appt for the cat?", "tires rotated?"]
     predicted = [p.code for p in llm.classify_many(questions)]
     examples = [Example(q, code, str(i)) for i, (q, code) in enumerate(zip(questions, predicted))]
