@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from household.errors import DataError
+
 
 @dataclass(frozen=True)
 class Record:
@@ -19,6 +21,7 @@ class Document:
 
     `category` is the raw value of a front-matter / `category:` field, resolved against the taxonomy later.
     `title` and `date` are empty where the format has none (Chroma metadata cannot hold None).
+    `unreadable` lists the parts left out (an e-mail's broken attachments), for the ingest report.
     """
 
     source: str
@@ -27,6 +30,7 @@ class Document:
     title: str = ""
     date: str = ""
     category: str = ""
+    unreadable: list[DataError] = field(default_factory=list)
 
     @property
     def label(self) -> str:

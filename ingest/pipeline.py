@@ -166,6 +166,7 @@ class Pipeline:
             log.debug("reading %s failed", path, exc_info=True)
             report.skipped.append(Skipped(str(path), f"cannot parse ({type(exc).__name__}: {exc})".splitlines()[0]))
             return None
+        report.skipped += [Skipped(e.path, e.problem) for doc in documents for e in doc.unreadable]
         ids, texts, metadatas = self._chunks(file, content_hash, documents, fixed)
         return FileChunks(file, old.ids if old else [], ids, texts, metadatas)
 

@@ -11,7 +11,6 @@ import csv
 import email
 import email.policy
 import io
-import logging
 import re
 from collections.abc import Callable
 from datetime import date, datetime
@@ -20,8 +19,6 @@ from pathlib import PurePath
 
 from household.errors import DataError
 from ingest.document import Document, Record
-
-log = logging.getLogger(__name__)
 
 FIELD_RE = re.compile(r"^(category|title|date)\s*:\s*(.*?)\s*$", re.IGNORECASE)
 BLOCK_TAGS = (
@@ -169,7 +166,7 @@ def read_email(source: str, data: bytes) -> list[Document]:
         try:
             documents += read(f"{source}#{name}", part.get_payload(decode=True) or b"")
         except DataError as exc:
-            log.warning("attachment skipped: %s", exc)
+            documents[0].unreadable.append(exc)
     return documents
 
 

@@ -171,6 +171,21 @@ def test_include_and_exclude_globs(ingest, store, docs):
     assert sorted(Path(f).name for f in report.ingested) == ["pool-notes.md", "quote.eml", "service-log.csv"]
 
 
+def test_a_broken_attachment_is_reported_and_its_mail_still_ingested(ingest, store, tmp_path):
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["From"], message["Subject"] = "hoa@example.org", "Dues"
+    message.set_content("The HOA dues statement is attached.")
+    message.add_attachment(b"\x00\x01\x02binary", maintype="text", subtype="csv", filename="dues.csv")
+    (tmp_path / "mail").mkdir()
+    (tmp_path / "mail" / "dues.eml").write_bytes(message.as_bytes())
+    report = ingest(tmp_path / "mail")
+    mail = str((tmp_path / "mail" / "dues.eml").resolve())
+    assert report.ingested == [mail]
+    assert [s.path for s in report.skipped] == [f"{mail}#dues.csv"]
+
+
 def test_small_files_are_embedded_and_written_together_yet_each_stays_whole(ingest, store, tmp_path, monkeypatch):
     root = tmp_path / "notes"
     root.mkdir()

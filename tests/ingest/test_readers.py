@@ -126,6 +126,19 @@ def test_attachments_with_the_same_name_get_distinct_sources():
     assert [b.records[0].text for b in bills] == ["month: May; cost: $96.70", "month: June; cost: $96.70"]
 
 
+def test_an_unreadable_attachment_is_left_out_and_named():
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["From"], message["Subject"] = "hoa@example.org", "Dues"
+    message.set_content("Statement attached.")
+    message.add_attachment(b"", maintype="text", subtype="csv", filename="empty.csv")
+    message.add_attachment(b"due,amount\nMay,$40\n", maintype="text", subtype="csv", filename="dues.csv")
+    mail, *attachments = read("/m/dues.eml", message.as_bytes())
+    assert [a.source for a in attachments] == ["/m/dues.eml#dues.csv"]
+    assert [(e.path, e.problem) for e in mail.unreadable] == [("/m/dues.eml#empty.csv", "empty file")]
+
+
 def test_a_mail_body_with_a_bogus_charset_is_still_read():
     raw = (
         b"From: a@b.example\nSubject: Filter\nContent-Type: text/plain; charset=x-no-such-charset\n\n"
