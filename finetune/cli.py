@@ -63,7 +63,7 @@ def finetune(
     rank: int | None,
     feedback: Path | None, force: bool, max_minutes: float | None,
 ) -> None:
-    """Retrain the classifier (LoRA) from data/questions plus feedback corrections, measure it, version it.
+    """Retrain the classifier (LoRA) from data/questions, data/questions-extra and feedback; measure it, version it.
 
     \b
     Writes <data_dir>/models/vNNNN/ (adapter, config, metrics, predictions, report/) and activates
@@ -74,6 +74,7 @@ def finetune(
     Examples:
       household finetune                                  # codes, r=16, up to 8 epochs, early stopping
       household finetune --label-mode name --epochs 6     # the seed's "names" variant
+      household finetune --objective generative           # the seed's loss, for comparison
       household finetune --feedback fixes.jsonl --force   # fixes.jsonl: {"question": ..., "category": "pool"}
     """
     from finetune.run import finetune as run
