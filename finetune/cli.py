@@ -52,6 +52,7 @@ def _table(results: Sequence[Any]) -> list[str]:
 @click.option("--epochs", type=click.IntRange(min=1), help="Maximum epochs (default 8; early stopping on validation).")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Peak learning rate (default 1e-3).")
 @click.option("--rank", type=click.IntRange(min=1), help="LoRA rank (default 16; alpha follows as 2 x rank).")
+@click.option("--seed", type=int, help="Seed of the LoRA init, dropout and example order (default 0); the split never moves.")
 @click.option("--feedback", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="JSONL of corrections {question, category}; they override dataset labels and go to training.")
 @click.option("--force", is_flag=True, help="Activate the new version even if it scores lower than the active one.")
@@ -60,7 +61,7 @@ def _table(results: Sequence[Any]) -> list[str]:
 @pass_app
 def finetune(
     app: App, ctx: click.Context, label_mode: str, objective: str | None, epochs: int | None, lr: float | None,
-    rank: int | None,
+    rank: int | None, seed: int | None,
     feedback: Path | None, force: bool, max_minutes: float | None,
 ) -> None:
     """Retrain the classifier (LoRA) from data/questions, data/questions-extra and feedback; measure it, version it.
@@ -75,12 +76,14 @@ def finetune(
       household finetune                                  # codes, r=16, up to 8 epochs, early stopping
       household finetune --label-mode name --epochs 6     # the seed's "names" variant
       household finetune --objective generative           # the seed's loss, for comparison
+      household finetune --seed 1                         # another draw: how much is noise
       household finetune --feedback fixes.jsonl --force   # fixes.jsonl: {"question": ..., "category": "pool"}
     """
     from finetune.run import finetune as run
     from finetune.trainer import FinetuneConfig
 
-    chosen: dict[str, Any] = {"objective": objective, "epochs": epochs, "learning_rate": lr, "max_minutes": max_minutes}
+    chosen: dict[str, Any] = {"objective": objective, "epochs": epochs, "learning_rate": lr, "max_minutes": max_minutes,
+                              "seed": seed}
     if rank is not None:
         chosen.update(rank=rank, alpha=2 * rank)
     config = FinetuneConfig(label_mode=label_mode, **{k: v for k, v in chosen.items() if v is not None})

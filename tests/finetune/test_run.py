@@ -63,11 +63,12 @@ def test_the_gate_refuses_a_worse_model_and_force_overrides(trained, taxonomy, q
     assert registry.active().version == "v0001"
     assert [v.version for v in registry.versions()] == ["v0001", "v0002"]
 
-    result = CliRunner().invoke(main, ["finetune", "--epochs", "1", "--force"])
+    result = CliRunner().invoke(main, ["finetune", "--epochs", "1", "--seed", "3", "--force"])
     assert result.exit_code == 0, result.output
     assert "v0003 is now active (--force)" in result.output
     assert "Test split" in result.output and "`auto` uses:" in result.output
     assert registry.active().version == "v0003"
+    assert registry.active().config["seed"] == 3
 
 
 @pytest.mark.slow
