@@ -1,8 +1,9 @@
 """Which category code a chunk gets: the user's word first, the classifier's guess last.
 
 Precedence: `--category NAME`, then the nearest folder named after a category (`garden-lights/`,
-`garden_lights/`), then a front-matter / `category:` field in the document, and only then the
-classifier, per chunk, with its confidence stored. The classifier is loaded on first need, so a
+`garden_lights/`), then a front-matter / `category:` field in the document, then a record's own
+field (a CSV `category` column, an event's CATEGORIES), and only then the classifier, per chunk,
+with its confidence stored. The classifier is loaded on first need, so a
 corpus whose files are all labelled never loads a model.
 """
 
@@ -17,7 +18,7 @@ from classifier.prediction import Classifier
 from household.errors import InputError
 from household.settings import Settings
 from household.taxonomy import Taxonomy
-from ingest.document import Document
+from ingest.document import Document, Record
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 class Assignment:
     code: str
     confidence: float
-    origin: str  # flag | folder | front-matter | classifier
+    origin: str  # flag | folder | front-matter | record | classifier
 
 
 class CategoryAssigner:
@@ -41,6 +42,7 @@ class CategoryAssigner:
                 raise InputError(f"unknown category {forced!r}; choose one of: {', '.join(taxonomy.names)}")
             self.forced = Assignment(category.code, 1.0, "flag")
         self._classifier = classifier
+        self._unknown: set[tuple[str, str]] = set()
 
     def before_reading(self, path: Path, root: Path) -> Assignment | None:
         """The flag, else the nearest category-named folder between `root` (inclusive) and the file."""
@@ -60,16 +62,23 @@ class CategoryAssigner:
 
     def from_document(self, document: Document) -> Assignment | None:
         """A `category:` field (front matter, leading line, X-Category header, meta tag), if it names one."""
-        if not document.category:
-            return None
-        category = self.taxonomy.find(document.category)
-        if category is None:
-            log.warning(
-                "%s: category %r is not in the taxonomy; the classifier decides",
-                document.source, document.category,
-            )
-            return None
-        return Assignment(category.code, 1.0, "front-matter")
+        return self._named(document.category, document.source, "front-matter")
+
+    def from_record(self, record: Record, source: str) -> Assignment | None:
+        """A row's `category` column or an event's CATEGORIES, if one of its values names a category."""
+        return self._named(record.category, source, "record")
+
+    def _named(self, raw: str, source: str, origin: str) -> Assignment | None:
+        """The first comma-separated value that is a category name or code; unknown values are logged once."""
+        values = [value.strip() for value in raw.split(",") if value.strip()]
+        for value in values:
+            category = self.taxonomy.find(value)
+            if category is not None:
+                return Assignment(category.code, 1.0, origin)
+        if values and (source, raw) not in self._unknown:
+            self._unknown.add((source, raw))
+            log.warning("%s: category %r is not in the taxonomy; the classifier decides", source, raw)
+        return None
 
     def classify(self, texts: Sequence[str]) -> list[Assignment]:
         """Per-chunk guesses; texts are cut to the classifier's input limit (the opening carries the topic)."""

@@ -27,7 +27,8 @@ def ingest(
 
     Folders are read recursively; hidden files are ignored. Each chunk gets a category code:
     from --category, else a folder named after a category (pool/, garden-lights/), else a
-    `category:` line or front matter in the file, else the classifier's guess. Files already
+    `category:` line or front matter in the file, else (per row or event) a CSV `category`
+    column or an event's CATEGORIES, else the classifier's guess. Files already
     stored and unchanged are not rewritten, so running it again is cheap. Unreadable files are
     skipped and listed; the rest is ingested.
 

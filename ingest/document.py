@@ -9,10 +9,15 @@ from household.errors import DataError
 
 @dataclass(frozen=True)
 class Record:
-    """A piece of a document. Atomic records (a CSV row, a calendar event, mail headers) are never split."""
+    """A piece of a document. Atomic records (a CSV row, a calendar event, mail headers) are never split.
+
+    `category` is the record's own raw category value (a CSV `category` column, an event's CATEGORIES),
+    resolved against the taxonomy later, like a document's.
+    """
 
     text: str
     atomic: bool = False
+    category: str = ""
 
 
 @dataclass

@@ -232,16 +232,20 @@ class Pipeline:
     def _categorized(self, doc: Document, parent: Document, fixed: Assignment | None) -> list[tuple[Chunk, Assignment]]:
         """Chunks with their category: explicit for the whole document, else the classifier's.
 
-        Rows and events are classified one by one and only same-category neighbours share a chunk,
-        so a calendar mixing pool and car reminders is not filed under one of them.
+        Rows and events are categorized one by one (their own `category` field first) and only
+        same-category neighbours share a chunk, so a calendar mixing pool and car reminders is not
+        filed under one of them.
         """
         explicit = fixed or self.assigner.from_document(doc) or self.assigner.from_document(parent)
         if explicit:
             return [(chunk, explicit) for chunk in self.chunker.chunk(doc)]
         if doc.records and all(record.atomic for record in doc.records):
-            guesses = self.assigner.classify([record.text for record in doc.records])
-            chunks = self.chunker.chunk(doc, groups=[g.code for g in guesses])
-            return [(chunk, min((guesses[i] for i in chunk.records), key=lambda g: g.confidence)) for chunk in chunks]
+            found = [self.assigner.from_record(record, doc.source) for record in doc.records]
+            unlabelled = [i for i, assignment in enumerate(found) if assignment is None]
+            guesses = iter(self.assigner.classify([doc.records[i].text for i in unlabelled]) if unlabelled else [])
+            assignments = [assignment or next(guesses) for assignment in found]
+            chunks = self.chunker.chunk(doc, groups=[a.code for a in assignments])
+            return [(chunk, min((assignments[i] for i in chunk.records), key=lambda a: a.confidence)) for chunk in chunks]
         chunks = self.chunker.chunk(doc)
         return list(zip(chunks, self.assigner.classify([chunk.text for chunk in chunks])))
 

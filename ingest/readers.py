@@ -13,6 +13,7 @@ import email.policy
 import io
 import re
 from collections.abc import Callable
+from typing import Any
 from datetime import date, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import PurePath
@@ -104,9 +105,16 @@ def read_csv(source: str, data: bytes) -> list[Document]:
     records = []
     for row in rows:
         cells = [f"{key}: {_cell(value)}" for key, value in row.items() if key is not None and _cell(value)]
+        category = next((_cell(value) for key, value in row.items() if key and key.strip().lower() == "category"), "")
         if cells:
-            records.append(Record("; ".join(cells), atomic=True))
+            records.append(Record("; ".join(cells), atomic=True, category=category))
     return [Document(source, "csv", records)]
+
+
+def _categories(event: Any) -> str:
+    """An event's CATEGORIES values, comma-joined (the property may repeat, each holding a list)."""
+    value = event.get("CATEGORIES", [])
+    return ",".join(str(category) for prop in (value if isinstance(value, list) else [value]) for category in prop.cats)
 
 
 def read_calendar(source: str, data: bytes) -> list[Document]:
@@ -130,7 +138,7 @@ def read_calendar(source: str, data: bytes) -> list[Document]:
         for key, label in (("LOCATION", "Where"), ("DESCRIPTION", "Details")):
             if str(event.get(key, "")).strip():
                 lines.append(f"{label}: {str(event[key]).strip()}")
-        records.append(Record("\n".join(lines), atomic=True))
+        records.append(Record("\n".join(lines), atomic=True, category=_categories(event)))
     return [Document(source, "ics", records, title=str(calendar.get("X-WR-CALNAME", "")))]
 
 

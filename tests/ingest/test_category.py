@@ -6,7 +6,7 @@ import pytest
 
 from household.errors import InputError
 from ingest.category import Assignment, CategoryAssigner
-from ingest.document import Document
+from ingest.document import Document, Record
 
 
 @pytest.fixture
@@ -51,6 +51,17 @@ def test_front_matter_takes_a_name_or_a_code_and_ignores_unknown_values(assigner
     assert assigner.from_document(Document("a.md", "md", category=fence)).code == fence
     assert assigner.from_document(Document("a.md", "md", category="basement")) is None
     assert assigner.from_document(Document("a.md", "md")) is None
+
+
+def test_a_record_field_takes_its_first_known_value_and_warns_once_about_unknown_ones(assigner, taxonomy, caplog):
+    pool = Assignment(code(taxonomy, "pool"), 1.0, "record")
+    assert assigner.from_record(Record("x", True, category="Maintenance, Pool"), "cal.ics") == pool
+    assert assigner.from_record(Record("x", True), "cal.ics") is None
+    for _ in range(3):
+        assert assigner.from_record(Record("x", True, category="Maintenance"), "cal.ics") is None
+    assert [r.getMessage() for r in caplog.records] == [
+        "cal.ics: category 'Maintenance' is not in the taxonomy; the classifier decides"
+    ]
 
 
 def test_the_classifier_assigns_per_text_with_its_confidence(assigner, taxonomy):

@@ -103,6 +103,24 @@ def test_calendar_events_are_classified_one_by_one(ingest, store, docs, taxonomy
     }
 
 
+def test_a_csv_category_column_files_its_rows_and_the_classifier_fills_the_blanks(ingest, store, taxonomy, tmp_path):
+    log = tmp_path / "log.csv"
+    log.write_text(
+        "date,category,work\n"
+        "2025-05-01,pool,Replaced the skimmer basket\n"
+        "2025-05-02,fence,Replaced the skimmer basket\n"
+        "2025-06-01,,Oil change and tire rotation on the minivan\n"
+        "2025-07-01,attic,Chlorine tablets for the swimming pool filter\n"
+    )
+    ingest(log)
+    rows = by_file(store)[str(log.resolve())]
+    filed = sorted((meta["category"], meta["category_origin"], text.count("\n")) for _, text, meta in rows)
+    assert filed == sorted([
+        (taxonomy.by_name("pool").code, "record", 1), (taxonomy.by_name("fence").code, "record", 1),
+        (taxonomy.by_name("car").code, "classifier", 1), (taxonomy.by_name("pool").code, "classifier", 1),
+    ])
+
+
 def test_a_second_run_writes_nothing(ingest, store, docs):
     first = ingest(docs)
     before = sorted((i, m["ingested_at"]) for i, _, m in store.chunks())

@@ -57,6 +57,18 @@ def test_csv_rows_and_calendar_events_are_atomic_records_keeping_field_names():
     assert "Repeats: FREQ=MONTHLY;COUNT=5" in events[1].text and "When: 2025-05-20" in events[1].text
 
 
+def test_a_row_category_column_and_event_categories_are_kept_per_record():
+    rows = read("log.csv", b"date,Category,work\n2025-05-01,pool,new pump\n2025-06-01,,oil change\n")[0].records
+    assert [r.category for r in rows] == ["pool", ""]
+    assert rows[0].text == "date: 2025-05-01; Category: pool; work: new pump"
+    ics = (
+        "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nSUMMARY:Pump check\r\nCATEGORIES:Maintenance,Pool\r\n"
+        "CATEGORIES:Yard\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nSUMMARY:Dentist\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    assert [e.category for e in read("cal.ics", ics.encode())[0].records] == ["Maintenance,Pool,Yard", ""]
+    assert parse("service-log.csv")[0].records[0].category == ""
+
+
 def test_email_attachments_of_supported_kinds_become_sub_documents():
     mail, *attachments = parse("quote.eml")
     assert mail.records[0].atomic and mail.records[0].text.startswith("From: Ramon Ortiz")
