@@ -16,7 +16,7 @@ file reached from another working directory or through a symlink is still one so
 Metadata on every chunk: source, file (the path on disk; differs from source for attachments),
 format, content_hash (sha256 of the file), chunk_index (within its source), file_chunks (chunks of
 the whole file, to detect half-written files), category (the code), category_confidence,
-category_origin (flag | folder | front-matter | classifier), ingested_at (UTC, ISO 8601), and
+category_origin (flag | folder | front-matter | record | classifier), ingested_at (UTC, ISO 8601), and
 title and date (YYYY-MM-DD) where the format has them.
 """
 
