@@ -82,8 +82,9 @@ def finetune(
     from finetune.run import finetune as run
     from finetune.trainer import FinetuneConfig
 
-    chosen: dict[str, Any] = {"objective": objective, "epochs": epochs, "learning_rate": lr, "max_minutes": max_minutes,
-                              "seed": seed}
+    chosen: dict[str, Any] = {
+        "objective": objective, "epochs": epochs, "learning_rate": lr, "max_minutes": max_minutes, "seed": seed,
+    }
     if rank is not None:
         chosen.update(rank=rank, alpha=2 * rank)
     config = FinetuneConfig(label_mode=label_mode, **{k: v for k, v in chosen.items() if v is not None})

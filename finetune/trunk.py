@@ -11,9 +11,9 @@ the prefix and itself: the prefix is computed once per step and never copied per
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 import torch
 

@@ -3,8 +3,8 @@
 Precedence: `--category NAME`, then the nearest folder named after a category (`garden-lights/`,
 `garden_lights/`), then a front-matter / `category:` field in the document, then a record's own
 field (a CSV `category` column, an event's CATEGORIES), and only then the classifier, per chunk,
-with its confidence stored. The classifier is loaded on first need, so a
-corpus whose files are all labelled never loads a model.
+with its confidence stored. The classifier is loaded on first need, so a corpus whose files are all
+labelled never loads a model.
 """
 
 from __future__ import annotations
@@ -81,7 +81,12 @@ class CategoryAssigner:
         return None
 
     def classify(self, texts: Sequence[str]) -> list[Assignment]:
-        """Per-chunk guesses; texts are cut to the classifier's input limit (the opening carries the topic)."""
+        """Per-chunk guesses; texts are cut to the classifier's input limit (the opening carries the topic).
+
+        Nothing to classify loads nothing: a file whose records all carry a category never loads a model.
+        """
+        if not texts:
+            return []
         limit = self.settings.max_question_chars
         predictions = self._loaded_classifier().classify_many([text[:limit] for text in texts])
         return [Assignment(p.code, float(p.confidence), "classifier") for p in predictions]

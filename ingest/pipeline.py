@@ -242,7 +242,7 @@ class Pipeline:
         if doc.records and all(record.atomic for record in doc.records):
             found = [self.assigner.from_record(record, doc.source) for record in doc.records]
             unlabelled = [i for i, assignment in enumerate(found) if assignment is None]
-            guesses = iter(self.assigner.classify([doc.records[i].text for i in unlabelled]) if unlabelled else [])
+            guesses = iter(self.assigner.classify([doc.records[i].text for i in unlabelled]))
             assignments = [assignment or next(guesses) for assignment in found]
             chunks = self.chunker.chunk(doc, groups=[a.code for a in assignments])
             return [(chunk, min((assignments[i] for i in chunk.records), key=lambda a: a.confidence)) for chunk in chunks]

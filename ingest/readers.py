@@ -13,10 +13,10 @@ import email.policy
 import io
 import re
 from collections.abc import Callable
-from typing import Any
 from datetime import date, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import PurePath
+from typing import Any
 
 from household.errors import DataError
 from ingest.document import Document, Record
