@@ -22,7 +22,7 @@ from bench.workspace import Workspace
 from ingest.category import CategoryAssigner
 from ingest.pipeline import Pipeline
 from ingest.readers import read, supported
-from ingest.store import Store
+from storage.store import Store
 
 RATIO_TARGET = 0.8
 

@@ -28,7 +28,7 @@ from bench.timing import ratio, times
 from bench.workspace import Workspace
 from ingest.category import CategoryAssigner
 from ingest.pipeline import Pipeline
-from ingest.store import Store
+from storage.store import Store
 
 IMPORTS = "import torch, transformers, sentence_transformers, chromadb"  # what `ask` needs besides the models
 START_TIMEOUT_S = 180

@@ -27,7 +27,8 @@ from bench.report import Section
 from bench.timing import Latency, ratio, stopwatch, timed, times
 from bench.workspace import Workspace
 from ingest.readers import read, supported
-from ingest.store import FileChunks, Store
+from storage.chunk import ChunkMeta
+from storage.store import FileChunks, Store
 
 NOISE = 0.02  # std of the per-component noise added to a reused vector (unit vectors have components ~0.05)
 WRITE_BATCH = 5_000
@@ -62,11 +63,11 @@ def synthetic(base: np.ndarray, texts: list[str], codes: list[str], start: int, 
         source = f"/bench/synthetic/doc-{i // 5:06d}.md"
         ids.append(f"synthetic-{i:07d}")
         docs.append(texts[i % len(texts)])
-        metas.append({
-            "source": source, "file": source, "format": "md", "content_hash": f"{i // 5:064x}", "chunk_index": i % 5,
-            "file_chunks": 5, "category": codes[i % len(codes)], "category_confidence": 1.0,
-            "category_origin": "flag", "ingested_at": now,
-        })
+        metas.append(ChunkMeta(
+            source=source, file=source, format="md", content_hash=f"{i // 5:064x}", chunk_index=i % 5,
+            file_chunks=5, category=codes[i % len(codes)], category_confidence=1.0, category_origin="flag",
+            ingested_at=now,
+        ))
     return ids, docs, metas, vectors
 
 

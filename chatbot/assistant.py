@@ -17,7 +17,7 @@ from household.settings import Settings
 from household.taxonomy import Taxonomy
 
 if TYPE_CHECKING:
-    from ingest.store import Store
+    from storage.store import Store
 
 
 class Assistant:
@@ -55,7 +55,7 @@ class Assistant:
 
     @property
     def store(self) -> "Store":
-        from ingest.store import Store
+        from storage.store import Store
 
         return self._once("store", lambda: Store(self.settings, self.embedder))
 

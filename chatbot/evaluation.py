@@ -19,7 +19,7 @@ from household.jsonl import objects
 from household.taxonomy import Taxonomy
 
 if TYPE_CHECKING:
-    from ingest.store import Hit
+    from storage.store import Hit
 
 MODES = ("filter", "no_filter", "widening")
 

@@ -18,7 +18,7 @@ from household.errors import ConfigError, ServiceError
 from household.settings import Settings
 
 if TYPE_CHECKING:
-    from ingest.store import Hit
+    from storage.store import Hit
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +44,12 @@ class Generator(Protocol):
 
 def describe(hit: "Hit") -> str:
     """The header line of a record in the prompt: where it comes from and when."""
-    meta = hit.metadata
+    meta = hit.meta
     parts = [f"source: {source_name(hit)}"]
-    if meta.get("title") and meta["title"] != source_name(hit):
-        parts.append(f"title: {meta['title']}")
-    if meta.get("date"):
-        parts.append(f"date: {meta['date']}")
+    if meta.title and meta.title != source_name(hit):
+        parts.append(f"title: {meta.title}")
+    if meta.date:
+        parts.append(f"date: {meta.date}")
     return ", ".join(parts)
 
 

@@ -22,7 +22,8 @@ from classifier.prediction import Classifier, Prediction
 from household.settings import Settings
 
 if TYPE_CHECKING:
-    from ingest.store import Hit, Store
+    from storage.chunk import ChunkMeta
+    from storage.store import Hit, Store
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ class _Snapshot:
 
     generation: str
     ids: list[str]
-    chunks: dict[str, tuple[str, dict]]
+    chunks: dict[str, tuple[str, "ChunkMeta"]]
     categories: np.ndarray
     bm25: Any
 
@@ -107,10 +108,10 @@ class LexicalIndex:
         bm25 = bm25s.BM25()
         if rows:
             bm25.index([tokenize(text) or [""] for _, text, _ in rows], show_progress=False)
-        categories = np.array([meta.get("category", "") for _, _, meta in rows], dtype=object)
-        return _Snapshot(generation, [i for i, _, _ in rows], {i: (t, dict(m)) for i, t, m in rows}, categories, bm25)
+        categories = np.array([meta.category for _, _, meta in rows], dtype=object)
+        return _Snapshot(generation, [i for i, _, _ in rows], {i: (t, m) for i, t, m in rows}, categories, bm25)
 
-    def search(self, question: str, n: int, codes: Sequence[str] | None = None) -> list[tuple[str, str, dict]]:
+    def search(self, question: str, n: int, codes: Sequence[str] | None = None) -> list[tuple[str, str, "ChunkMeta"]]:
         """(id, text, metadata) of up to `n` chunks sharing a word with the question, best BM25 score first."""
         snapshot = self._fresh()
         terms = [t for t in tokenize(question) if t in snapshot.bm25.vocab_dict] if snapshot.ids else []
@@ -191,18 +192,18 @@ class Retriever:
         by_id.update(self.lexical_hits(question, [row for row in lexical if row[0] in ids and row[0] not in by_id]))
         return [by_id[i] for i in ids]
 
-    def lexical_hits(self, question: str, rows: list[tuple[str, str, dict]]) -> dict[str, "Hit"]:
+    def lexical_hits(self, question: str, rows: list[tuple[str, str, "ChunkMeta"]]) -> dict[str, "Hit"]:
         """Chunks found by BM25 alone, as Hits with the distance the store would give them.
 
-        The store's distance is squared L2 between unit vectors (see ingest/store.py): 2 - 2 cos.
+        The store's distance is squared L2 between unit vectors (see storage/store.py): 2 - 2 cos.
         """
         if not rows:
             return {}
-        from ingest.store import Hit
+        from storage.store import Hit
 
         vectors = np.asarray(self.store.embed([question] + [text for _, text, _ in rows]), dtype=np.float32)
         distances = 2.0 - 2.0 * vectors[1:] @ vectors[0]
         return {
-            i: Hit(i, text, str(meta.get("source", "")), str(meta.get("category", "")), float(d), meta)
+            i: Hit(i, text, float(d), meta)
             for (i, text, meta), d in zip(rows, distances, strict=True)
         }

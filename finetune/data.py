@@ -55,7 +55,7 @@ def stored_corrections(settings: Settings, taxonomy: Taxonomy) -> list[Correctio
     """Corrections users made in the chat, oldest first; none when nobody has given feedback yet."""
     if not settings.feedback_db.exists():
         return []
-    from chatbot.feedback import FeedbackStore
+    from storage.feedback import FeedbackStore
 
     corrections = []
     for question, code in FeedbackStore(settings.feedback_db).corrections():

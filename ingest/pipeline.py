@@ -29,7 +29,8 @@ from ingest.category import Assignment, CategoryAssigner
 from ingest.chunker import Chunk, Chunker
 from ingest.document import Document
 from ingest.readers import read, supported
-from ingest.store import FileChunks, Store, StoredFile
+from storage.chunk import ChunkMeta
+from storage.store import FileChunks, Store, StoredFile
 
 log = logging.getLogger(__name__)
 
@@ -181,8 +182,8 @@ class Pipeline:
             f.embeddings, vectors = vectors[: len(f.ids)], vectors[len(f.ids) :]
         self.store.write_files(files)
         for f in files:
-            categories = Counter(m["category"] for m in f.metadatas)
-            hashes = {m["content_hash"] for m in f.metadatas}
+            categories = Counter(m.category for m in f.metadatas)
+            hashes = {m.content_hash for m in f.metadatas}
             stored[f.file] = StoredFile(f.file, list(f.ids), hashes, len(f.ids), categories)
             report.ingested.append(f.file)
             report.chunks_written += len(f.ids)
@@ -205,7 +206,7 @@ class Pipeline:
 
     def _chunks(
         self, file: str, content_hash: str, documents: list[Document], fixed: Assignment | None
-    ) -> tuple[list[str], list[str], list[dict]]:
+    ) -> tuple[list[str], list[str], list[ChunkMeta]]:
         ingested_at = datetime.now(UTC).isoformat(timespec="seconds")
         parts = [
             (doc, chunk, assignment)
@@ -217,13 +218,11 @@ class Pipeline:
         for doc, chunk, assignment in parts:
             index = position[doc.source]
             position[doc.source] += 1
-            meta = {
-                "source": doc.source, "file": file, "format": doc.format, "content_hash": content_hash,
-                "chunk_index": index, "file_chunks": len(parts), "category": assignment.code,
-                "category_confidence": round(assignment.confidence, 4), "category_origin": assignment.origin,
-                "ingested_at": ingested_at,
-            }
-            meta.update({key: value for key, value in (("title", doc.title), ("date", doc.date)) if value})
+            meta = ChunkMeta(
+                source=doc.source, file=file, format=doc.format, content_hash=content_hash, chunk_index=index,
+                file_chunks=len(parts), category=assignment.code, category_confidence=round(assignment.confidence, 4),
+                category_origin=assignment.origin, ingested_at=ingested_at, title=doc.title, date=doc.date,
+            )
             ids.append(f"{hashlib.sha1(doc.source.encode()).hexdigest()[:16]}-{content_hash[:12]}-{index}")
             texts.append(chunk.text)
             metadatas.append(meta)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from household.settings import Settings
@@ -74,3 +79,34 @@ def tiny_lm(smollm):
         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048, tie_word_embeddings=True,
     )
     return LlamaForCausalLM(config).eval(), tokenizer
+
+
+@pytest.fixture
+def chroma_server(tmp_path: Path):
+    """A real `chroma run` server on a free loopback port, for the tests of server mode."""
+    binary = Path(sys.executable).with_name("chroma")
+    if not binary.exists():
+        pytest.skip(f"the chroma CLI is not installed next to {sys.executable} (pip install chromadb)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = (tmp_path / "chroma.log").open("w")
+    command = [binary, "run", "--path", tmp_path / "server-data", "--host", "127.0.0.1", "--port", str(port)]
+    server = subprocess.Popen(command, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"chroma run did not come up: {(tmp_path / 'chroma.log').read_text()[-2000:]}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()

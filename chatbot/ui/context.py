@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from chatbot.assistant import Assistant
-from chatbot.feedback import FeedbackStore
+from storage.feedback import FeedbackStore
 from household.settings import Settings
 from household.taxonomy import Taxonomy
 

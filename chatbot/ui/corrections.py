@@ -10,7 +10,7 @@ from chatbot.ui.sources import category_name
 from household.taxonomy import Taxonomy
 
 if TYPE_CHECKING:
-    from chatbot.feedback import Correction, FeedbackStore
+    from storage.feedback import Correction, FeedbackStore
 
 
 def correction_rows(corrections: "list[Correction]", taxonomy: Taxonomy) -> list[dict[str, Any]]:

@@ -44,7 +44,7 @@ def source_rows(retrieval: "Retrieval", taxonomy: Taxonomy, root: Path) -> list[
             {
                 "#": rank,
                 "source": short_source(hit.source, root),
-                "date": str(hit.metadata.get("date") or ""),
+                "date": hit.meta.date,
                 "category": category_name(taxonomy, hit.category),
                 "distance": round(hit.distance, 3),
                 "excerpt": text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "…",

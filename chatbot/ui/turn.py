@@ -9,7 +9,7 @@ from household.errors import HouseholdError
 
 if TYPE_CHECKING:
     from chatbot.assistant import Assistant
-    from chatbot.feedback import FeedbackStore
+    from storage.feedback import FeedbackStore
     from chatbot.retrieval import Retrieval
     from classifier.prediction import Prediction
 

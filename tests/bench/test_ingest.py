@@ -9,7 +9,7 @@ from bench.ingest import replicate, vary
 from ingest.category import CategoryAssigner
 from ingest.pipeline import Pipeline
 from ingest.readers import read, supported
-from ingest.store import Store
+from storage.store import Store
 
 CORPUS = Path(__file__).resolve().parents[2] / "data" / "household"
 

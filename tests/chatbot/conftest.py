@@ -52,7 +52,7 @@ def store(store_settings: Settings, corpus: Path, taxonomy: Taxonomy, embedder):
     """The records ingested through the real pipeline (folders name the categories: no classifier)."""
     from ingest.category import CategoryAssigner
     from ingest.pipeline import Pipeline
-    from ingest.store import Store
+    from storage.store import Store
 
     chroma = Store(store_settings, embedder)
     report = Pipeline(store_settings, chroma, CategoryAssigner(store_settings, taxonomy)).run([corpus])

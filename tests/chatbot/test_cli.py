@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 from tests.ollama_server import OllamaStub, closed_url
 
-from chatbot.feedback import FeedbackStore
-from household.cli import main
+from storage.feedback import FeedbackStore
+from cli.main import main
 
 QUESTION = "when was the swimming pool pump replaced?"
 ANSWER = "BlueWave Pools replaced it on 2025-05-12 [1]."

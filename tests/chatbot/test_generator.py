@@ -7,18 +7,14 @@ from tests.ollama_server import OllamaStub, closed_url
 
 from chatbot.generator import OllamaGenerator, TransformersGenerator, build_messages, load_generator
 from household.errors import ServiceError
-from ingest.store import Hit
+from tests.hits import hit
 
 HITS = [
-    Hit(
-        id="pool-pump#0", text="2025-05-12: Hayward MaxFlo pump replaced by BlueWave Pools, $1,140.",
-        source="/home/family/records/pool/pool-pump-replacement-2025.md", category="OO", distance=0.31,
-        metadata={"title": "Pool pump replacement", "date": "2025-05-12", "chunk_index": 0, "category": "OO"},
-    ),
-    Hit(
-        id="chem#3", text="Backwashed the filter; chlorine 3 ppm.", source="/home/family/records/pool/chemical-log.csv",
-        category="OO", distance=0.52, metadata={"date": "2025-06-01", "chunk_index": 3, "category": "OO"},
-    ),
+    hit("pool-pump#0", "2025-05-12: Hayward MaxFlo pump replaced by BlueWave Pools, $1,140.",
+        "/home/family/records/pool/pool-pump-replacement-2025.md", "OO", 0.31,
+        title="Pool pump replacement", date="2025-05-12"),
+    hit("chem#3", "Backwashed the filter; chlorine 3 ppm.", "/home/family/records/pool/chemical-log.csv", "OO", 0.52,
+        date="2025-06-01", chunk_index=3),
 ]
 
 

@@ -120,7 +120,7 @@ def test_every_hit_carries_the_store_distance(retriever, store) -> None:
 def test_lexical_index_follows_the_store(settings, taxonomy, embedder, router, tmp_path: Path) -> None:
     from ingest.category import CategoryAssigner
     from ingest.pipeline import Pipeline
-    from ingest.store import Store
+    from storage.store import Store
 
     store = Store(settings, embedder)
     retriever = Retriever(settings, store, router)

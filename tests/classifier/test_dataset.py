@@ -85,7 +85,7 @@ def test_read_rows_reports_every_problem_and_keeps_good_rows(tmp_path: Path, tax
 def test_data_check_cli_reports_problems(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from household.cli import main
+    from cli.main import main
 
     bad = write(tmp_path / "bad.jsonl", [{"question": "x", "category": "nope", "group_id": "a"}])
     result = CliRunner().invoke(main, ["data", "check", str(bad)])

@@ -42,7 +42,7 @@ def test_classify_cli_json_offline(monkeypatch: pytest.MonkeyPatch) -> None:
 
     from click.testing import CliRunner
 
-    from household.cli import main
+    from cli.main import main
 
     result = CliRunner().invoke(main, ["classify", "--model", "embedding", "--json", "when did we last backwash the pool filter"])
     assert result.exit_code == 0, result.output

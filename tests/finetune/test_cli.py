@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from household.cli import main
+from cli.main import main
 
 
 def invoke(*args: str):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.feedback import FeedbackStore
+from storage.feedback import FeedbackStore
 from classifier.dataset import load_examples, normalize, split
 from finetune.data import assemble, extra_examples, merge, read_feedback_file, scope_examples
 from household.errors import DataError

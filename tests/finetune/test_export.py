@@ -14,7 +14,7 @@ from gguf.quants import dequantize
 
 from classifier.prompt import instructions
 from finetune.export import _llama_permute, export_ollama, write_gguf
-from household.cli import main
+from cli.main import main
 from household.errors import HouseholdError
 
 pytestmark = pytest.mark.slow

@@ -13,7 +13,7 @@ from peft import PeftModel
 from classifier.llm import LLMClassifier
 from classifier.registry import Registry, load_classifier
 from finetune.run import ENSEMBLE_WEIGHTS, finetune
-from household.cli import main
+from cli.main import main
 
 
 def run_quick(settings, taxonomy, config):

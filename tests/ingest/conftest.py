@@ -11,7 +11,7 @@ from household.settings import Settings
 from household.taxonomy import Taxonomy
 from ingest.category import CategoryAssigner
 from ingest.pipeline import Pipeline, Report
-from ingest.store import Store
+from storage.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from household.cli import main
+from cli.main import main
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

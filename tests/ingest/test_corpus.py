@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from household.cli import main
-from ingest.store import Store
+from cli.main import main
+from storage.store import Store
 
 CORPUS = Path(__file__).resolve().parents[2] / "data" / "household"
 

@@ -12,17 +12,18 @@ import pytest
 from chromadb.api.models.Collection import Collection
 
 from ingest.pipeline import forget
-from ingest.store import Store
+from storage.chunk import ChunkMeta
+from storage.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FORMATS = {"md", "txt", "csv", "ics", "eml", "html", "pdf"}
 SEASONS = "\n\n".join(f"Season {y}: opened in April, closed in October. " * 6 for y in range(2000, 2012))
 
 
-def by_file(store: Store) -> dict[str, list[tuple[str, str, dict]]]:
+def by_file(store: Store) -> dict[str, list[tuple[str, str, ChunkMeta]]]:
     files: dict[str, list] = {}
     for row in store.chunks():
-        files.setdefault(row[2]["file"], []).append(row)
+        files.setdefault(row[2].file, []).append(row)
     return files
 
 
@@ -30,10 +31,10 @@ def assert_consistent(store: Store) -> None:
     """Every stored file is whole: one content hash, as many chunks as it was cut into, indices 0..n-1 per source."""
     for file, rows in by_file(store).items():
         metas = [meta for _, _, meta in rows]
-        assert len({m["content_hash"] for m in metas}) == 1, file
-        assert len(rows) == metas[0]["file_chunks"], file
-        for source in {m["source"] for m in metas}:
-            indices = sorted(m["chunk_index"] for m in metas if m["source"] == source)
+        assert len({m.content_hash for m in metas}) == 1, file
+        assert len(rows) == metas[0].file_chunks, file
+        for source in {m.source for m in metas}:
+            indices = sorted(m.chunk_index for m in metas if m.source == source)
             assert indices == list(range(len(indices))), source
 
 
@@ -41,20 +42,20 @@ def test_every_format_is_stored_with_full_metadata(ingest, store, docs, taxonomy
     report = ingest(docs)
     assert report.skipped == [] and len(report.ingested) == len(list(docs.iterdir()))
     files = by_file(store)
-    assert {meta["format"] for rows in files.values() for _, _, meta in rows} == FORMATS
+    assert {meta.format for rows in files.values() for _, _, meta in rows} == FORMATS
     for file, rows in files.items():
         digest = hashlib.sha256(Path(file).read_bytes()).hexdigest()
         for _, _, meta in rows:
-            assert Path(meta["file"]).is_absolute() and meta["source"].startswith(meta["file"])
-            assert meta["content_hash"] == digest and meta["category"] in taxonomy.codes
-            assert meta["category_origin"] in {"front-matter", "classifier"}
-            assert isinstance(meta["category_confidence"], float) and 0 < meta["category_confidence"] <= 1
-            assert None not in meta.values()
+            assert Path(meta.file).is_absolute() and meta.source.startswith(meta.file)
+            assert meta.content_hash == digest and meta.category in taxonomy.codes
+            assert meta.category_origin in {"front-matter", "classifier"}
+            assert isinstance(meta.category_confidence, float) and 0 < meta.category_confidence <= 1
+            assert None not in meta.to_chroma().values()
     mail = files[str(docs.resolve() / "quote.eml")]
-    assert {m["source"].rsplit("/", 1)[-1] for _, _, m in mail} == {"quote.eml", "quote.eml#quote-lines.csv"}
+    assert {m.source.rsplit("/", 1)[-1] for _, _, m in mail} == {"quote.eml", "quote.eml#quote-lines.csv"}
     pdf = files[str(docs.resolve() / "water-heater-manual.pdf")][0][2]
-    assert (pdf["title"], pdf["date"]) == ("Water heater use and care", "2024-03-15")
-    assert "title" not in files[str(docs.resolve() / "service-log.csv")][0][2]
+    assert (pdf.title, pdf.date) == ("Water heater use and care", "2024-03-15")
+    assert "title" not in files[str(docs.resolve() / "service-log.csv")][0][2].to_chroma()
     assert_consistent(store)
 
 
@@ -69,7 +70,7 @@ def test_category_precedence_flag_then_folder_then_front_matter_then_classifier(
 
     def categories() -> dict[str, tuple[str, str]]:
         return {
-            Path(f).relative_to(root).as_posix(): (rows[0][2]["category"], rows[0][2]["category_origin"])
+            Path(f).relative_to(root).as_posix(): (rows[0][2].category, rows[0][2].category_origin)
             for f, rows in by_file(store).items()
         }
 
@@ -96,7 +97,7 @@ def test_the_classifier_is_never_loaded_when_every_file_is_labelled(settings, st
 def test_calendar_events_are_classified_one_by_one(ingest, store, docs, taxonomy):
     ingest(docs / "yard.ics")
     rows = by_file(store)[str((docs / "yard.ics").resolve())]
-    by_event = {text.split("\n")[1]: meta["category"] for _, text, meta in rows}
+    by_event = {text.split("\n")[1]: meta.category for _, text, meta in rows}
     assert by_event == {
         "Event: Gutter cleaning - ClearFlow Gutters": taxonomy.by_name("gutters").code,
         "Event: Mosquito barrier spray - BuzzOff": taxonomy.by_name("mosquito").code,
@@ -114,7 +115,7 @@ def test_a_csv_category_column_files_its_rows_and_the_classifier_fills_the_blank
     )
     ingest(log)
     rows = by_file(store)[str(log.resolve())]
-    filed = sorted((meta["category"], meta["category_origin"], text.count("\n")) for _, text, meta in rows)
+    filed = sorted((meta.category, meta.category_origin, text.count("\n")) for _, text, meta in rows)
     assert filed == sorted([
         (taxonomy.by_name("pool").code, "record", 1), (taxonomy.by_name("fence").code, "record", 1),
         (taxonomy.by_name("car").code, "classifier", 1), (taxonomy.by_name("pool").code, "classifier", 1),
@@ -123,17 +124,17 @@ def test_a_csv_category_column_files_its_rows_and_the_classifier_fills_the_blank
 
 def test_a_second_run_writes_nothing(ingest, store, docs):
     first = ingest(docs)
-    before = sorted((i, m["ingested_at"]) for i, _, m in store.chunks())
+    before = sorted((i, m.ingested_at) for i, _, m in store.chunks())
     second = ingest(docs)
     assert first.chunks_written == store.count() > 0
     assert second.chunks_written == 0 and second.ingested == [] and len(second.unchanged) == len(first.ingested)
-    assert sorted((i, m["ingested_at"]) for i, _, m in store.chunks()) == before
+    assert sorted((i, m.ingested_at) for i, _, m in store.chunks()) == before
 
 
 def test_a_changed_file_replaces_its_chunks(ingest, store, docs):
     ingest(docs)
     notes = docs / "pool-notes.md"
-    old_ids = {i for i, _, m in store.chunks() if m["file"] == str(notes.resolve())}
+    old_ids = {i for i, _, m in store.chunks() if m.file == str(notes.resolve())}
     notes.write_text(notes.read_text().replace("Pentair SuperFlo VS", "Hayward MaxFlo VS"))
     report = ingest(docs)
     assert report.ingested == [str(notes.resolve())] and report.chunks_written > 0
@@ -224,7 +225,7 @@ def test_small_files_are_embedded_and_written_together_yet_each_stays_whole(inge
 def test_an_error_mid_file_rolls_back_and_a_rerun_completes(ingest, store, docs, monkeypatch):
     ingest(docs)
     notes = docs / "pool-notes.md"
-    old = {i for i, _, m in store.chunks() if m["file"] == str(notes.resolve())}
+    old = {i for i, _, m in store.chunks() if m.file == str(notes.resolve())}
     notes.write_text(notes.read_text() + SEASONS)
     monkeypatch.setattr(Store, "_batch_size", lambda self: 2)
     calls = {"n": 0}
@@ -239,7 +240,7 @@ def test_an_error_mid_file_rolls_back_and_a_rerun_completes(ingest, store, docs,
     monkeypatch.setattr(Collection, "upsert", failing_upsert)
     with pytest.raises(KeyboardInterrupt):
         ingest(docs)
-    assert {i for i, _, m in store.chunks() if m["file"] == str(notes.resolve())} == old, "the old version, untouched"
+    assert {i for i, _, m in store.chunks() if m.file == str(notes.resolve())} == old, "the old version, untouched"
     assert_consistent(store)
     monkeypatch.setattr(Collection, "upsert", real_upsert)
     report = ingest(docs)
@@ -258,7 +259,7 @@ def test_a_process_killed_mid_file_is_repaired_by_the_next_run(ingest, store, do
         from household.taxonomy import Taxonomy
         from ingest.category import CategoryAssigner
         from ingest.pipeline import Pipeline
-        from ingest.store import Store
+        from storage.store import Store
 
         real, calls = Collection.upsert, []
         def dying_upsert(self, *args, **kwargs):
@@ -275,7 +276,7 @@ def test_a_process_killed_mid_file_is_repaired_by_the_next_run(ingest, store, do
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     assert subprocess.run([sys.executable, "-c", script], env=env, timeout=300, check=False).returncode == 9
     rows = by_file(store)[str(notes.resolve())]
-    assert len({m["content_hash"] for _, _, m in rows}) == 2, "half-written: old and new chunks side by side"
+    assert len({m.content_hash for _, _, m in rows}) == 2, "half-written: old and new chunks side by side"
     report = ingest(docs)
     assert report.ingested == [str(notes.resolve())]
     assert_consistent(store)
@@ -296,3 +297,20 @@ def test_a_file_reached_twice_is_read_once(ingest, docs):
     report = ingest(docs, docs / "pool-notes.md", category="pool")
     assert len(report.ingested) == len(list(docs.iterdir())) - 1 and report.unchanged == []
     assert report.ingested.count(str((docs / "pool-notes.md").resolve())) == 1
+
+
+def test_server_mode_ingests_searches_and_stays_idempotent(chroma_server, settings, embedder, taxonomy, docs):
+    from ingest.category import CategoryAssigner
+    from ingest.pipeline import Pipeline
+
+    from storage.store import Store
+
+    remote = settings.replace(chroma_url=chroma_server)
+    store = Store(remote, embedder)
+    first = Pipeline(remote, store, CategoryAssigner(remote, taxonomy, "pool")).run([docs])
+    assert first.chunks_written == store.count() > 0 and not settings.store_dir.exists()
+    hits = store.search("pool pump quote", 3, [taxonomy.by_name("pool").code])
+    assert hits and all(h.category == taxonomy.by_name("pool").code for h in hits)
+    again = Pipeline(remote, Store(remote, embedder), CategoryAssigner(remote, taxonomy, "pool")).run([docs])
+    assert again.chunks_written == 0 and len(again.unchanged) == len(first.ingested)
+    assert store.stats()["sources"] == len(first.ingested)

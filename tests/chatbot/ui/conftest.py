@@ -72,7 +72,7 @@ def ui_store(ui_settings: Settings, taxonomy: Taxonomy, ui_corpus: Path, world: 
     """The real on-disk Chroma store, built through the ingest pipeline; returns its stats."""
     from ingest.category import CategoryAssigner
     from ingest.pipeline import Pipeline
-    from ingest.store import Store
+    from storage.store import Store
 
     chroma = Store(ui_settings, embedder)
     report = Pipeline(ui_settings, chroma, CategoryAssigner(ui_settings, taxonomy)).run([ui_corpus])

@@ -11,7 +11,7 @@ from tests.ollama_server import closed_url
 from streamlit.testing.v1 import AppTest
 
 import chatbot.ui
-from chatbot.feedback import FeedbackStore
+from storage.feedback import FeedbackStore
 from household.settings import Settings
 
 APP = Path(chatbot.ui.__file__).parent / "app.py"

@@ -20,7 +20,7 @@ from typing import Iterator
 
 import pytest
 
-from chatbot.feedback import FeedbackStore
+from storage.feedback import FeedbackStore
 from household.settings import Settings
 
 CHROMIUM = shutil.which("chromium")

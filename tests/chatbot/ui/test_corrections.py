@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from chatbot.feedback import FeedbackStore
+from storage.feedback import FeedbackStore
 from chatbot.ui.corrections import correction_rows, export_text
 
 

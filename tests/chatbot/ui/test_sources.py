@@ -7,16 +7,15 @@ from pathlib import Path
 from chatbot.retrieval import Retrieval
 from chatbot.ui.sources import EXCERPT_CHARS, path_caption, source_rows
 from classifier.prediction import Prediction
-from ingest.store import Hit
+from tests.hits import hit
 
 
 def retrieval(taxonomy, corpus: Path, path: str, codes: list[str] | None) -> Retrieval:
     pool = taxonomy.find("pool").code
     prediction = Prediction.from_scores([1.0 if c == pool else 0.0 for c in taxonomy.codes], taxonomy)
     hits = [
-        Hit("a#0", "Pump   replaced\non 2025-05-12.", str(corpus / "pool" / "pump.md"), pool, 0.31234,
-            {"date": "2025-05-12", "chunk_index": 0}),
-        Hit("b#2", "x" * (EXCERPT_CHARS + 50), "/elsewhere/mail.eml#bill.csv", "QQ", 0.9, {}),
+        hit("a#0", "Pump   replaced\non 2025-05-12.", str(corpus / "pool" / "pump.md"), pool, 0.31234, date="2025-05-12"),
+        hit("b#2", "x" * (EXCERPT_CHARS + 50), "/elsewhere/mail.eml#bill.csv", "QQ", 0.9),
     ]
     return Retrieval("when was the pump replaced?", prediction, path, codes, hits)
 

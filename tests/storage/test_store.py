@@ -5,14 +5,13 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from household.errors import ServiceError
-from ingest.store import FileChunks, Store
+from storage.chunk import ChunkMeta
+from storage.store import FileChunks, Store
 
 WORKER = Path(__file__).parent / "store_worker.py"
 
@@ -21,11 +20,10 @@ def put(store: Store, source: str, texts: list[str], code: str) -> list[str]:
     """Write one file's chunks directly, as the pipeline would."""
     ids = [f"{Path(source).name}-{i}" for i in range(len(texts))]
     metas = [
-        {
-            "source": source, "file": source, "content_hash": "h" + source, "chunk_index": i, "file_chunks": len(texts),
-            "category": code, "category_confidence": 1.0, "category_origin": "flag",
-            "ingested_at": "2025-01-01T00:00:00+00:00",
-        }
+        ChunkMeta(
+            source=source, file=source, format="md", content_hash="h" + source, chunk_index=i, file_chunks=len(texts),
+            category=code, category_confidence=1.0, category_origin="flag", ingested_at="2025-01-01T00:00:00+00:00",
+        )
         for i in range(len(texts))
     ]
     store.write_files([FileChunks(source, [], ids, texts, metas, store.embed(texts))])
@@ -57,7 +55,7 @@ def test_search_filters_by_no_one_or_several_category_codes(filled, taxonomy):
     assert {h.category for h in filled.search("pump", 10, [pool, fountain])} == {pool, fountain}
     assert [h.distance for h in everything] == sorted(h.distance for h in everything)
     best = everything[0]
-    assert "pump" in best.text and best.source == best.metadata["source"] and 0 <= best.distance <= 4
+    assert "pump" in best.text and best.source == best.meta.source and 0 <= best.distance <= 4
 
 
 def test_distances_are_squared_l2_of_unit_vectors(filled):
@@ -72,7 +70,7 @@ def test_distances_are_squared_l2_of_unit_vectors(filled):
 def test_chunks_sources_and_stats(filled, taxonomy):
     rows = list(filled.chunks())
     assert len(rows) == filled.count() == 4
-    assert {meta["file"] for _, _, meta in rows} == {"/h/pool.md", "/h/fountain.md", "/h/heater.md"}
+    assert {meta.file for _, _, meta in rows} == {"/h/pool.md", "/h/fountain.md", "/h/heater.md"}
     sources = {s["file"]: s for s in filled.sources()}
     assert sources["/h/pool.md"]["chunks"] == 2 and sources["/h/pool.md"]["category"] == taxonomy.by_name("pool").code
     per_category = {taxonomy.by_name(n).code: c for n, c in [("pool", 2), ("fountain", 1), ("water heater", 1)]}
@@ -103,51 +101,6 @@ def test_an_unreachable_server_is_a_service_error(settings, embedder):
     store = Store(settings.replace(chroma_url=f"http://127.0.0.1:{port}"), embedder)
     with pytest.raises(ServiceError, match="cannot reach the Chroma server"):
         store.count()
-
-
-@pytest.fixture
-def chroma_server(tmp_path):
-    binary = Path(sys.executable).with_name("chroma")
-    if not binary.exists():
-        pytest.skip(f"the chroma CLI is not installed next to {sys.executable} (pip install chromadb)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = (tmp_path / "chroma.log").open("w")
-    command = [binary, "run", "--path", tmp_path / "server-data", "--host", "127.0.0.1", "--port", str(port)]
-    server = subprocess.Popen(command, stdout=log, stderr=log)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"chroma run did not come up: {(tmp_path / 'chroma.log').read_text()[-2000:]}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
-
-
-def test_server_mode_ingests_searches_and_stays_idempotent(chroma_server, settings, embedder, taxonomy, docs):
-    from ingest.category import CategoryAssigner
-    from ingest.pipeline import Pipeline
-
-    remote = settings.replace(chroma_url=chroma_server)
-    store = Store(remote, embedder)
-    first = Pipeline(remote, store, CategoryAssigner(remote, taxonomy, "pool")).run([docs])
-    assert first.chunks_written == store.count() > 0 and not settings.store_dir.exists()
-    hits = store.search("pool pump quote", 3, [taxonomy.by_name("pool").code])
-    assert hits and all(h.category == taxonomy.by_name("pool").code for h in hits)
-    again = Pipeline(remote, Store(remote, embedder), CategoryAssigner(remote, taxonomy, "pool")).run([docs])
-    assert again.chunks_written == 0 and len(again.unchanged) == len(first.ingested)
-    assert store.stats()["sources"] == len(first.ingested)
 
 
 def test_one_process_ingests_while_another_searches(tmp_path, settings):

@@ -15,7 +15,7 @@ from household.settings import Settings
 from household.taxonomy import Taxonomy
 from ingest.category import CategoryAssigner
 from ingest.pipeline import Pipeline
-from ingest.store import Store
+from storage.store import Store
 
 
 def wait_for(name: str, timeout: float = 240.0) -> None:
@@ -55,7 +55,7 @@ def search() -> None:
                 problems.append(f"{file.file}: {len(file.ids)} chunks of {file.expected}, {len(file.hashes)} versions")
         versions: dict[str, set[str]] = {}
         for hit in store.search("pump log", 40):
-            versions.setdefault(hit.metadata["file"], set()).add(hit.metadata["content_hash"])
+            versions.setdefault(hit.meta.file, set()).add(hit.meta.content_hash)
             rounds.update(line.split(" of ")[0] for line in hit.text.splitlines() if line.startswith("Round "))
         problems += [f"one search saw {len(v)} versions of {f}" for f, v in versions.items() if len(v) > 1]
         snapshots += bool(files)

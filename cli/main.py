@@ -12,9 +12,10 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import click  # noqa: E402
 
-from household.app import App
-from household.errors import HouseholdError
-from household.settings import Settings
+from cli import chatbot, classifier, finetune, ingest  # noqa: E402
+from household.app import App  # noqa: E402
+from household.errors import HouseholdError  # noqa: E402
+from household.settings import Settings  # noqa: E402
 
 
 class HouseholdGroup(click.Group):
@@ -64,15 +65,5 @@ def main(ctx: click.Context, config_file: str | None, profile: str | None, data_
     ctx.obj = App(settings)
 
 
-def _register() -> None:
-    from chatbot.cli import commands as chatbot_commands
-    from classifier.cli import commands as classifier_commands
-    from finetune.cli import commands as finetune_commands
-    from ingest.cli import commands as ingest_commands
-
-    for group in (classifier_commands, ingest_commands, chatbot_commands, finetune_commands):
-        for command in group:
-            main.add_command(command)
-
-
-_register()
+for command in (*classifier.commands, *ingest.commands, *chatbot.commands, *finetune.commands):
+    main.add_command(command)

@@ -13,11 +13,7 @@ identical, 2 unrelated, and `max_distance = 1.2` keeps hits with cosine >= 0.4.
 Chunk sources are absolute, resolved paths (attachments: `/abs/mail.eml#bill.csv`), so the same
 file reached from another working directory or through a symlink is still one source.
 
-Metadata on every chunk: source, file (the path on disk; differs from source for attachments),
-format, content_hash (sha256 of the file), chunk_index (within its source), file_chunks (chunks of
-the whole file, to detect half-written files), category (the code), category_confidence,
-category_origin (flag | folder | front-matter | record | classifier), ingested_at (UTC, ISO 8601), and
-title and date (YYYY-MM-DD) where the format has them.
+Every chunk carries a `ChunkMeta` (storage/chunk.py), translated to and from Chroma's dicts only there.
 """
 
 from __future__ import annotations
@@ -35,6 +31,7 @@ from urllib.parse import urlparse
 
 from household.errors import ConfigError, ServiceError
 from household.settings import Settings
+from storage.chunk import ChunkMeta
 
 if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
@@ -49,10 +46,16 @@ LOCK_TIMEOUT_S = 120.0  # longest a reader waits for one file's commit before re
 class Hit:
     id: str
     text: str
-    source: str
-    category: str
     distance: float
-    metadata: dict
+    meta: ChunkMeta
+
+    @property
+    def source(self) -> str:
+        return self.meta.source
+
+    @property
+    def category(self) -> str:
+        return self.meta.category
 
 
 @dataclass
@@ -63,7 +66,7 @@ class FileChunks:
     old_ids: list[str]
     ids: list[str]
     texts: list[str]
-    metadatas: list[dict]
+    metadatas: list[ChunkMeta]
     embeddings: list[list[float]] = field(default_factory=list)
 
 
@@ -127,12 +130,9 @@ class Store:
                 query_embeddings=vector, n_results=k, where=where, include=["documents", "metadatas", "distances"]
             )
         rows = zip(found["ids"][0], found["documents"][0], found["metadatas"][0], found["distances"][0])
-        return [
-            Hit(id_, text, str(meta.get("source", "")), str(meta.get("category", "")), float(dist), dict(meta))
-            for id_, text, meta, dist in rows
-        ]
+        return [Hit(id_, text, float(dist), ChunkMeta.from_chroma(meta)) for id_, text, meta, dist in rows]
 
-    def chunks(self) -> Iterator[tuple[str, str, dict]]:
+    def chunks(self) -> Iterator[tuple[str, str, ChunkMeta]]:
         """(id, text, metadata) of every chunk, read page by page in one consistent snapshot."""
         yield from self._all(include=["documents", "metadatas"])
 
@@ -159,12 +159,12 @@ class Store:
         """Per-file state, keyed by the absolute path of the file on disk."""
         files: dict[str, StoredFile] = {}
         for id_, _, meta in self._all(include=["metadatas"]):
-            stored = files.setdefault(str(meta["file"]), StoredFile(str(meta["file"])))
+            stored = files.setdefault(meta.file, StoredFile(meta.file))
             stored.ids.append(id_)
-            stored.hashes.add(str(meta.get("content_hash", "")))
-            stored.expected = int(meta.get("file_chunks", 0))
-            stored.categories[str(meta.get("category", ""))] += 1
-            stored.ingested_at = max(stored.ingested_at, str(meta.get("ingested_at", "")))
+            stored.hashes.add(meta.content_hash)
+            stored.expected = meta.file_chunks
+            stored.categories[meta.category] += 1
+            stored.ingested_at = max(stored.ingested_at, meta.ingested_at)
         return files
 
     def sources(self) -> list[dict]:
@@ -211,7 +211,7 @@ class Store:
         new = {i for f in files for i in f.ids}
         ids = [i for f in files for i in f.ids]
         texts = [t for f in files for t in f.texts]
-        metadatas = [m for f in files for m in f.metadatas]
+        metadatas = [m.to_chroma() for f in files for m in f.metadatas]
         embeddings = [e for f in files for e in f.embeddings]
         stale = [i for f in files for i in f.old_ids if i not in new]
         with self._session() as collection:
@@ -259,17 +259,17 @@ class Store:
     def _exists(self) -> bool:
         return bool(self.settings.chroma_url) or self.settings.store_dir.exists()
 
-    def _all(self, include: list[str]) -> Iterator[tuple[str, str, dict]]:
+    def _all(self, include: list[str]) -> Iterator[tuple[str, str, ChunkMeta]]:
         if not self._exists():
             return
-        rows: list[tuple[str, str, dict]] = []
+        rows: list[tuple[str, str, ChunkMeta]] = []
         with self._session() as collection:
             page = self._batch_size()
             offset = 0
             while True:
                 got = collection.get(include=include, limit=page, offset=offset)
                 documents = got.get("documents") or [""] * len(got["ids"])
-                rows += [(i, d, dict(m)) for i, d, m in zip(got["ids"], documents, got["metadatas"])]
+                rows += [(i, d, ChunkMeta.from_chroma(m)) for i, d, m in zip(got["ids"], documents, got["metadatas"])]
                 if len(got["ids"]) < page:
                     break
                 offset += page

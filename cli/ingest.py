@@ -41,7 +41,7 @@ def ingest(
     """
     from ingest.category import CategoryAssigner
     from ingest.pipeline import Pipeline
-    from ingest.store import Store
+    from storage.store import Store
 
     if category and app.taxonomy.find(category) is None:
         raise click.BadParameter(f"{category!r} is not a category; see `household categories`", param_hint="--category")
@@ -84,7 +84,7 @@ def sources(app: App, as_json: bool) -> None:
 
     Example: household sources --json
     """
-    from ingest.store import Store
+    from storage.store import Store
 
     rows = Store(app.settings).sources()
     if as_json:
@@ -110,7 +110,7 @@ def forget(app: App, path: Path) -> None:
     Example: household forget data/household/grocery-list.txt
     """
     from ingest.pipeline import forget as forget_path
-    from ingest.store import Store
+    from storage.store import Store
 
     files, chunks = forget_path(Store(app.settings), path)
     if not files:

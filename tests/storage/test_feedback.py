@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.feedback import FeedbackStore
+from storage.feedback import FeedbackStore
 from classifier.dataset import load_examples
 from household.errors import InputError
 

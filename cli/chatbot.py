@@ -17,9 +17,9 @@ from household.errors import ConfigError, HouseholdError, InputError
 if TYPE_CHECKING:
     from chatbot.assistant import Assistant
     from chatbot.retrieval import Retrieval
-    from ingest.store import Hit
+    from storage.store import Hit
 
-UI_SCRIPT = Path(__file__).resolve().parent / "ui" / "app.py"
+UI_SCRIPT = Path(__file__).resolve().parents[1] / "chatbot" / "ui" / "app.py"
 
 
 def _assistant(app: App) -> "Assistant":
@@ -43,7 +43,7 @@ def hit_dict(hit: "Hit", rank: int, app: App) -> dict[str, Any]:
     category = app.taxonomy.by_code(hit.category).name if hit.category in app.taxonomy.codes else hit.category
     return {
         "rank": rank, "id": hit.id, "source": hit.source, "name": source_name(hit),
-        "title": hit.metadata.get("title", ""), "date": hit.metadata.get("date", ""),
+        "title": hit.meta.title, "date": hit.meta.date,
         "code": hit.category, "category": category, "distance": round(hit.distance, 4), "text": hit.text,
     }
 
@@ -203,7 +203,7 @@ def _ingested(app: App, store_dir: Path, corpus: Path) -> "Assistant":
     from classifier.registry import load_classifier
     from ingest.category import CategoryAssigner
     from ingest.pipeline import Pipeline
-    from ingest.store import Store
+    from storage.store import Store
 
     classifier = load_classifier(app.settings, app.taxonomy)
     store = Store(app.settings.replace(data_dir=store_dir, chroma_url=""), getattr(classifier, "embedder", None))
@@ -224,7 +224,7 @@ def feedback() -> None:
 @pass_app
 def feedback_list(app: App, as_json: bool) -> None:
     """Every correction, oldest first: id, date, predicted -> corrected category, question."""
-    from chatbot.feedback import FeedbackStore
+    from storage.feedback import FeedbackStore
 
     rows = FeedbackStore(app.settings.feedback_db).list()
     if as_json:
@@ -246,7 +246,7 @@ def _name(app: App, code: str) -> str:
 @pass_app
 def feedback_delete(app: App, correction_id: int) -> None:
     """Delete the correction with this ID (see `household feedback list`)."""
-    from chatbot.feedback import FeedbackStore
+    from storage.feedback import FeedbackStore
 
     if not FeedbackStore(app.settings.feedback_db).delete(correction_id):
         raise InputError(f"no correction with id {correction_id}; see `household feedback list`")
@@ -261,7 +261,7 @@ def feedback_export(app: App, file: Path) -> None:
 
     Example: household feedback export data/questions/feedback.jsonl
     """
-    from chatbot.feedback import FeedbackStore
+    from storage.feedback import FeedbackStore
 
     count = FeedbackStore(app.settings.feedback_db).export_jsonl(file, app.taxonomy)
     click.echo(f"Wrote {count} corrections to {file}.")
