@@ -10,18 +10,22 @@ import click
 from household.app import App, pass_app
 from household.errors import InputError
 
+SHOWN_REMOVED = 10  # forgotten files named in the summary; --json lists them all
+
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--category", metavar="NAME", help="File everything read now under this category (name or code).")
 @click.option("--include", multiple=True, metavar="GLOB", help="Only files matching GLOB (name or path); repeatable.")
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Leave out files matching GLOB; repeatable.")
-@click.option("--sync", is_flag=True, help="Also forget stored files that were deleted from the given folders.")
+@click.option("--keep-missing", is_flag=True, help="Keep stored files that were deleted from the given folders.")
+@click.option("--force", is_flag=True, help="Forget deleted files even when a folder looks unmounted (empty, missing).")
+@click.option("--rebuild", is_flag=True, help="Move the store aside (e.g. a damaged one) and ingest into a new one.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_app
 def ingest(
     app: App, paths: tuple[Path, ...], category: str | None, include: tuple[str, ...], exclude: tuple[str, ...],
-    sync: bool, as_json: bool,
+    keep_missing: bool, force: bool, rebuild: bool, as_json: bool,
 ) -> None:
     """Read household documents (md, txt, csv, ics, eml, html, pdf) into the store.
 
@@ -30,14 +34,17 @@ def ingest(
     `category:` line or front matter in the file, else (per row or event) a CSV `category`
     column or an event's CATEGORIES, else the classifier's guess. Files already
     stored and unchanged are not rewritten, so running it again is cheap. Unreadable files are
-    skipped and listed; the rest is ingested.
+    skipped and listed; the rest is ingested. Stored files deleted from the given folders are
+    forgotten (listed), unless a folder looks unmounted: missing, unreadable or without any
+    supported file while the store holds files from it; then nothing changes (--force forgets).
 
     \b
     Examples:
       household ingest data/household
       household ingest ~/scans/pool-receipts --category pool
       household ingest ~/records --include '*.pdf' --exclude 'drafts/*'
-      household ingest ~/records --sync     # also forget files deleted from ~/records
+      household ingest ~/records --keep-missing   # keep files deleted from ~/records
+      household ingest --rebuild data/household   # a damaged store: set it aside, ingest again
     """
     from ingest.category import CategoryAssigner
     from ingest.pipeline import Pipeline
@@ -47,7 +54,7 @@ def ingest(
         raise click.BadParameter(f"{category!r} is not a category; see `household categories`", param_hint="--category")
     store = Store(app.settings)
     pipeline = Pipeline(app.settings, store, CategoryAssigner(app.settings, app.taxonomy, category), include, exclude)
-    report = pipeline.run(list(paths), sync=sync, progress=not as_json)
+    report = pipeline.run(list(paths), keep_missing, force, rebuild, progress=not as_json)
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
     else:
@@ -61,8 +68,12 @@ def _print_report(app: App, report) -> None:
         f"Ingested {len(report.ingested)} files, {len(report.unchanged)} unchanged: "
         f"{report.chunks_written} chunks written, {report.chunks_removed} removed ({report.seconds:.1f} s)"
     )
+    if report.set_aside:
+        click.echo(f"The old store was moved to {report.set_aside}")
     if report.removed:
-        click.echo(f"Forgot {len(report.removed)} files deleted from disk")
+        shown = ", ".join(report.removed[:SHOWN_REMOVED])
+        more = f" and {len(report.removed) - SHOWN_REMOVED} more" if len(report.removed) > SHOWN_REMOVED else ""
+        click.echo(f"Forgot {len(report.removed)} files deleted from disk: {shown}{more}")
     if report.skipped:
         click.echo(f"Skipped {len(report.skipped)} files:")
         for skipped in report.skipped:

@@ -6,6 +6,10 @@ interrupted run never leaves half a file behind and re-running finishes the job.
 one by one but embedded and written several at a time (`FLUSH_CHUNKS`): per-call costs, not
 vectors, dominate embedding and writing small files one by one. A bad file is skipped with a
 one-line reason; the run goes on.
+
+A run makes the store match the folders it is given: stored files under them that are gone from
+disk are forgotten, unless the folder looks unmounted (missing, unreadable, or without a single
+supported file while the store holds files from it): then nothing is written or forgotten.
 """
 
 from __future__ import annotations
@@ -17,17 +21,18 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from household.errors import DataError
+from household.errors import DataError, InputError
 from household.settings import Settings
 from ingest.category import Assignment, CategoryAssigner
 from ingest.chunker import Chunk, Chunker
-from ingest.document import Document
+from ingest.document import NOT_OCR, Document
+from ingest.ocr import Ocr
 from ingest.readers import read, supported
 from storage.chunk import ChunkMeta
 from storage.store import FileChunks, Store, StoredFile
@@ -44,12 +49,23 @@ class Skipped:
     reason: str
 
 
+@dataclass(frozen=True)
+class LowConfidence:
+    """A stored chunk read by OCR less surely than `ocr_min_confidence`: worth a look at the original."""
+
+    source: str
+    chunk_index: int
+    confidence: float
+
+
 @dataclass
 class Report:
     ingested: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
+    low_confidence: list[LowConfidence] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)  # files forgotten because they are gone from disk
+    set_aside: str = ""  # where --rebuild moved the old store
     chunks_written: int = 0
     chunks_removed: int = 0
     written: Counter = field(default_factory=Counter)  # chunks written now, per category code
@@ -82,14 +98,30 @@ class Pipeline:
         tokens = min(self.settings.chunk_tokens, self.store.embedder.max_seq_length - 2)
         return Chunker(self.store.embedder.tokenizer, tokens, self.settings.chunk_overlap)
 
-    def run(self, paths: Sequence[Path], sync: bool = False, progress: bool = False) -> Report:
+    @cached_property
+    def ocr(self) -> Ocr:
+        """One per run: whether Tesseract and the languages are installed is checked once."""
+        return Ocr(self.settings.ocr_languages)
+
+    def run(
+        self, paths: Sequence[Path], keep_missing: bool = False, force: bool = False, rebuild: bool = False,
+        progress: bool = False,
+    ) -> Report:
+        """Ingest `paths` and forget their files gone from disk (not with `keep_missing`).
+
+        `force` forgets even under a folder that looks unmounted; `rebuild` first moves the store
+        aside (a damaged one is kept for inspection) and ingests into a new one.
+        """
         from tqdm import tqdm
 
         started = time.monotonic()
         report = Report()
         with self.store.writer():
+            if rebuild:
+                report.set_aside = str(self.store.set_aside())
             stored = self.store.files()
             work = self._work(paths, report)
+            gone = [] if keep_missing else self._missing(paths, work, stored, force)
             bars = {"disable": None if progress else True}  # None: shown on a terminal only
             with tqdm(total=len(work), unit="file", **bars) as files, tqdm(
                 unit="chunk", desc="chunks", position=1, **bars
@@ -104,8 +136,8 @@ class Pipeline:
                         pending = []
                     files.update()
                 self._write(pending, stored, report, chunks)
-            if sync:
-                self._sync(paths, stored, report)
+            report.chunks_removed += self.store.delete_files([stored.pop(file) for file in gone])
+            report.removed += gone
             report.store = self.store.stats()
         report.seconds = round(time.monotonic() - started, 2)
         return report
@@ -122,12 +154,17 @@ class Pipeline:
         return work
 
     def discover(self, root: Path) -> Iterator[tuple[Path, Path] | Skipped]:
-        """(file, the root it was found under) for every candidate file; hidden ones are ignored silently."""
+        """(file, the root it was found under) for every candidate file; hidden ones are ignored silently.
+
+        A folder that cannot be listed (no permission) is Skipped with its reason, not left out unseen.
+        """
         if not root.is_dir():
             yield (root, root)
             return
         top = root.resolve()
-        for folder, dirs, names in os.walk(root):
+        unreadable: list[OSError] = []
+        for folder, dirs, names in os.walk(root, onerror=unreadable.append):
+            yield from _unlisted(unreadable)
             here = Path(folder)
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             for name in dirs:
@@ -141,6 +178,7 @@ class Pipeline:
                     yield Skipped(str(path), "symlink leads outside the folder")
                 else:
                     yield (path, root)
+        yield from _unlisted(unreadable)
 
     def _wanted(self, relative: str, name: str) -> bool:
         def matches(globs: list[str]) -> bool:
@@ -159,7 +197,7 @@ class Pipeline:
             if old and old.complete(content_hash) and (fixed is None or set(old.categories) == {fixed.code}):
                 report.unchanged.append(file)
                 return None
-            documents = read(file, data)
+            documents = read(file, data, self.ocr)
         except DataError as exc:
             report.skipped.append(Skipped(str(path), exc.problem))
             return None
@@ -169,6 +207,10 @@ class Pipeline:
             return None
         report.skipped += [Skipped(e.path, e.problem) for doc in documents for e in doc.unreadable]
         ids, texts, metadatas = self._chunks(file, content_hash, documents, fixed)
+        floor = self.settings.ocr_min_confidence
+        report.low_confidence += [
+            LowConfidence(m.source, m.chunk_index, m.ocr_confidence) for m in metadatas if 0 <= m.ocr_confidence < floor
+        ]
         return FileChunks(file, old.ids if old else [], ids, texts, metadatas)
 
     def _write(self, files: list[FileChunks], stored: dict[str, StoredFile], report: Report, bar: Any) -> None:
@@ -222,6 +264,8 @@ class Pipeline:
                 source=doc.source, file=file, format=doc.format, content_hash=content_hash, chunk_index=index,
                 file_chunks=len(parts), category=assignment.code, category_confidence=round(assignment.confidence, 4),
                 category_origin=assignment.origin, ingested_at=ingested_at, title=doc.title, date=doc.date,
+                categories=(assignment.code, *assignment.also),
+                ocr_confidence=_ocr_confidence(doc, chunk),
             )
             ids.append(f"{hashlib.sha1(doc.source.encode()).hexdigest()[:16]}-{content_hash[:12]}-{index}")
             texts.append(chunk.text)
@@ -233,7 +277,7 @@ class Pipeline:
 
         Rows and events are categorized one by one (their own `category` field first) and only
         same-category neighbours share a chunk, so a calendar mixing pool and car reminders is not
-        filed under one of them.
+        filed under one of them. A chunk of several records carries every category any of them has.
         """
         explicit = fixed or self.assigner.from_document(doc) or self.assigner.from_document(parent)
         if explicit:
@@ -244,18 +288,74 @@ class Pipeline:
             guesses = iter(self.assigner.classify([doc.records[i].text for i in unlabelled]))
             assignments = [assignment or next(guesses) for assignment in found]
             chunks = self.chunker.chunk(doc, groups=[a.code for a in assignments])
-            return [(chunk, min((assignments[i] for i in chunk.records), key=lambda a: a.confidence)) for chunk in chunks]
+            return [(chunk, _merged([assignments[i] for i in chunk.records])) for chunk in chunks]
         chunks = self.chunker.chunk(doc)
         return list(zip(chunks, self.assigner.classify([chunk.text for chunk in chunks])))
 
-    def _sync(self, paths: Sequence[Path], stored: dict[str, StoredFile], report: Report) -> None:
-        """Forget stored files under the given folders that no longer exist on disk."""
-        folders = [Path(p).resolve() for p in paths if Path(p).is_dir()]
-        gone = [f for f in stored if any(Path(f).is_relative_to(d) for d in folders) and not Path(f).exists()]
-        report.chunks_removed += self.store.delete_files(gone)
-        report.removed += gone
-        for file in gone:
-            del stored[file]
+    def _missing(
+        self, paths: Sequence[Path], work: list[tuple[Path, Path]], stored: dict[str, StoredFile], force: bool
+    ) -> list[str]:
+        """Stored files under `paths` that are gone from disk; refused where a path looks unmounted."""
+        found = [path.resolve() for path, _ in work if supported(path.name)]
+        gone: list[str] = []
+        for path in dict.fromkeys(Path(p) for p in paths):
+            top = path.resolve()
+            missing = [f for f in stored if Path(f).is_relative_to(top) and f not in gone and _gone(Path(f))]
+            problem = _unmounted(path, found)
+            if missing and problem and not force:
+                held = sum(Path(f).is_relative_to(top) for f in stored)
+                raise InputError(
+                    f"{path} {problem} but the store holds {held} files from it: it looks unmounted, so nothing "
+                    f"was ingested or forgotten; mount it and run again, or pass --force to forget its "
+                    f"{len(missing)} files (--keep-missing to keep them)"
+                )
+            gone += missing
+        return gone
+
+
+def _ocr_confidence(doc: Document, chunk: Chunk) -> float:
+    """The least sure OCR page among the chunk's records; NOT_OCR when none of them was read by OCR."""
+    read_by_ocr = [doc.records[i].ocr_confidence for i in chunk.records if doc.records[i].ocr_confidence >= 0]
+    return min(read_by_ocr, default=NOT_OCR)
+
+
+def _unlisted(errors: list[OSError]) -> Iterator[Skipped]:
+    """The folders os.walk could not list so far, as Skipped; the list is emptied."""
+    for error in errors:
+        yield Skipped(str(error.filename), f"cannot read the folder: {error.strerror or error}")
+    errors.clear()
+
+
+def _gone(file: Path) -> bool:
+    """The file is certainly not there any more (a permission error is not proof it is gone)."""
+    try:
+        file.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def _unmounted(path: Path, found: list[Path]) -> str:
+    """Why `path` looks like a folder that is not there right now ("" when it looks fine)."""
+    if not path.exists():
+        return "does not exist"
+    if not path.is_dir():
+        return ""
+    try:
+        os.listdir(path)
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    top = path.resolve()
+    return "" if any(f.is_relative_to(top) for f in found) else "holds no supported file"
+
+
+def _merged(assignments: list[Assignment]) -> Assignment:
+    """One chunk's assignment from its records': the least confident primary, every category of any of them."""
+    primary = min(assignments, key=lambda a: a.confidence)
+    codes = dict.fromkeys(code for a in assignments for code in (a.code, *a.also))
+    return replace(primary, also=tuple(code for code in codes if code != primary.code))
 
 
 def forget(store: Store, path: Path) -> tuple[list[str], int]:
@@ -265,5 +365,5 @@ def forget(store: Store, path: Path) -> tuple[list[str], int]:
     """
     target = path.resolve()
     with store.writer():
-        files = [f for f in store.files() if Path(f).is_relative_to(target)]
-        return files, store.delete_files(files)
+        files = [f for f in store.files().values() if Path(f.file).is_relative_to(target)]
+        return [f.file for f in files], store.delete_files(files)

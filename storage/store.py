@@ -6,7 +6,13 @@ short operation: every read or write opens a client under `<store_dir>.lock`, wo
 releases the lock. A reader therefore always sees the last committed state, and waits at most for
 one file's commit. `household ingest` and `forget` also hold `<store_dir>.writer.lock` for the
 whole run, so two writers never interleave. With `chroma_url` set the server serializes access
-and one long-lived HTTP client is used instead.
+and one long-lived HTTP client is used instead. Forgetting files goes in batches of whole files
+(`DELETE_BATCH` chunks), each its own session, so a reader waits for one batch, not the whole run.
+
+The change marker (`generation`) is part of the collection's own metadata, rewritten in the
+session of every write, so it lives and dies with the data in both modes: a long-lived reader
+(the BM25 index) never serves a chunk that is gone, even when a change keeps the chunk count or
+the store folder is deleted under it.
 
 Distances are squared L2 between unit-length MiniLM vectors: distance = 2 - 2 * cosine, so 0 is
 identical, 2 unrelated, and `max_distance = 1.2` keeps hits with cosine >= 0.4.
@@ -19,7 +25,7 @@ Every chunk carries a `ChunkMeta` (storage/chunk.py), translated to and from Chr
 from __future__ import annotations
 
 import logging
-import os
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -31,7 +37,7 @@ from urllib.parse import urlparse
 
 from household.errors import ConfigError, ServiceError
 from household.settings import Settings
-from storage.chunk import ChunkMeta
+from storage.chunk import ChunkMeta, category_filter
 
 if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
@@ -40,6 +46,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LOCK_TIMEOUT_S = 120.0  # longest a reader waits for one file's commit before reporting the store busy
+LOCK_POLL_S = 0.02  # how often a waiting session retries the store lock
+DELETE_BATCH = 256  # chunks forgotten per session: a reader waits at most for one such batch
+GENERATION_KEY = "household_generation"  # the collection metadata field every write renews
+DAMAGED = ("(code: 11)", "(code: 26)", "file is not a database", "malformed")  # SQLite: corrupt / not a database
 
 
 @dataclass(frozen=True)
@@ -118,12 +128,10 @@ class Store:
         return vectors.tolist()
 
     def search(self, query: str, k: int, codes: list[str] | None = None) -> list[Hit]:
-        """The k nearest chunks, restricted to the given category codes (None or empty: all)."""
+        """The k nearest chunks carrying any of the given category codes (None or empty: all)."""
         if k <= 0 or not self._exists():
             return []
-        where: dict[str, Any] | None = None
-        if codes:
-            where = {"category": codes[0]} if len(codes) == 1 else {"category": {"$in": list(codes)}}
+        where = category_filter(codes) if codes else None
         vector = self.embed([query])
         with self._session() as collection:
             found = collection.query(
@@ -137,17 +145,16 @@ class Store:
         yield from self._all(include=["documents", "metadatas"])
 
     def generation(self) -> str:
-        """Changes whenever the store's content does: caches of it (the BM25 index) compare it, cheaply.
+        """Changes whenever the store's content does: caches of it (the BM25 index) compare it.
 
-        Embedded, it is a marker file every commit rewrites (no client is opened to read it); with
-        a server, other writers leave no marker, so the chunk count stands in.
+        Read from the collection itself: its id (a deleted and recreated store is another one),
+        the marker our writes renew, and the count (for writers that leave no marker).
         """
-        if self.settings.chroma_url:
-            return f"count:{self.count()}"
-        try:
-            return self._lock_path("generation").read_text(encoding="utf-8")
-        except FileNotFoundError:
+        if not self._exists():
             return "empty"
+        with self._session() as collection:
+            marker = (collection.metadata or {}).get(GENERATION_KEY, "unmarked")
+            return f"{collection.id}:{marker}:{collection.count()}"
 
     def count(self) -> int:
         if not self._exists():
@@ -226,7 +233,7 @@ class Store:
                     written += ids[part]
                 for start in range(0, len(stale), step):
                     collection.delete(ids=stale[start : start + step])
-                self._bump()
+                self._bump(collection)
             except BaseException:
                 added = [i for i in written if i not in kept]
                 try:
@@ -236,25 +243,45 @@ class Store:
                     log.warning("could not roll back %d chunks; re-run the ingest to repair", len(added))
                 raise
 
-    def delete_files(self, files: list[str]) -> int:
-        """Remove every chunk of these files (absolute paths); returns how many chunks went."""
-        if not files or not self._exists():
-            return 0
-        with self._session() as collection:
-            before = collection.count()
-            for file in files:
-                collection.delete(where={"file": file})
-            self._bump()
-            return before - collection.count()
+    def delete_files(self, files: Sequence[StoredFile]) -> int:
+        """Remove every chunk of these files by id, whole files per batch; returns how many chunks went.
 
-    def _bump(self) -> None:
-        """A new generation marker, written atomically while the store lock is still held."""
+        Each batch is one session, and the lock is left free for a moment after it, so readers
+        queued behind a long forget get their turn (they poll every `LOCK_POLL_S`) and see
+        every file either whole or gone.
+        """
+        removed = 0
+        for batch in _batches([f.ids for f in files], DELETE_BATCH):
+            if not self._exists():
+                break
+            with self._session() as collection:
+                for start in range(0, len(batch), self._batch_size()):
+                    collection.delete(ids=batch[start : start + self._batch_size()])
+                self._bump(collection)
+            removed += len(batch)
+            time.sleep(2 * LOCK_POLL_S)
+        return removed
+
+    def set_aside(self) -> Path:
+        """Rename the embedded store folder out of the way (a damaged store is kept, not deleted)."""
         if self.settings.chroma_url:
-            return
-        marker = self._lock_path("generation")
-        temporary = marker.with_name(f"{marker.name}.{os.getpid()}")
-        temporary.write_text(uuid.uuid4().hex, encoding="utf-8")
-        os.replace(temporary, marker)
+            raise ServiceError(
+                f"--rebuild sets aside the embedded store; the collection {self.settings.collection!r} "
+                f"lives on the Chroma server {self.settings.chroma_url}: delete it there, then ingest again"
+            )
+        from filelock import FileLock
+
+        store = self.settings.store_dir
+        aside = store.with_name(f"{store.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
+        with FileLock(self._lock_path("lock"), timeout=LOCK_TIMEOUT_S):
+            if store.exists():
+                store.rename(aside)
+        return aside
+
+    @staticmethod
+    def _bump(collection: Collection) -> None:
+        """A new change marker in the collection's metadata, in the session (and lock) of the write."""
+        collection.modify(metadata={**(collection.metadata or {}), GENERATION_KEY: uuid.uuid4().hex})
 
     def _exists(self) -> bool:
         return bool(self.settings.chroma_url) or self.settings.store_dir.exists()
@@ -297,14 +324,20 @@ class Store:
                 return  # the server serializes access; no lock needed
             from filelock import FileLock, Timeout
 
-            lock = FileLock(self._lock_path("lock"), timeout=LOCK_TIMEOUT_S)
+            lock = FileLock(self._lock_path("lock"), timeout=LOCK_TIMEOUT_S, poll_interval=LOCK_POLL_S)
             try:
                 lock.acquire()
             except Timeout:
                 stuck = f"the store {self.location} stayed locked for {LOCK_TIMEOUT_S:.0f} s; is a process stuck?"
                 raise ServiceError(stuck) from None
             try:
-                client = chromadb.PersistentClient(path=str(self.settings.store_dir), settings=self._client_settings())
+                try:
+                    client = chromadb.PersistentClient(
+                        path=str(self.settings.store_dir), settings=self._client_settings()
+                    )
+                except Exception:
+                    _drop_failed_client(str(self.settings.store_dir))
+                    raise
                 try:
                     yield self._collection(client)
                 finally:
@@ -312,7 +345,13 @@ class Store:
             finally:
                 lock.release()
         except (ChromaError, httpx.TransportError) as exc:
-            raise ServiceError(f"Chroma store {self.location}: {exc}".splitlines()[0]) from exc
+            problem = f"Chroma store {self.location}: {exc}".splitlines()[0]
+            if not self.settings.chroma_url and any(sign in str(exc) for sign in DAMAGED):
+                problem += (
+                    "; the store is damaged: run `household ingest --rebuild FOLDER...` with your document "
+                    "folders to move it aside and ingest them again"
+                )
+            raise ServiceError(problem) from exc
 
     def _collection(self, client: Any) -> Collection:
         from chromadb.errors import InvalidArgumentError
@@ -350,3 +389,23 @@ class Store:
 
             self._chroma_settings = ChromaSettings(anonymized_telemetry=False)
         return self._chroma_settings
+
+
+def _batches(groups: Sequence[list[str]], size: int) -> Iterator[list[str]]:
+    """Consecutive groups joined into lists of about `size` items; a group is never split."""
+    batch: list[str] = []
+    for group in groups:
+        if batch and len(batch) + len(group) > size:
+            yield batch
+            batch = []
+        batch += group
+    if batch:
+        yield batch
+
+
+def _drop_failed_client(path: str) -> None:
+    """Chroma caches a client's system per path even when it failed to start (a damaged database);
+    dropping it lets this process open the path again once the store is repaired or rebuilt."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient._identifier_to_system.pop(path, None)  # noqa: SLF001 - no public way to drop one path

@@ -6,7 +6,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from cli.main import main
 from household.settings import Settings
 from household.taxonomy import Taxonomy
 from ingest.category import CategoryAssigner
@@ -50,9 +52,22 @@ def router(embedder, taxonomy: Taxonomy):
 def ingest(settings: Settings, store: Store, taxonomy: Taxonomy, router):
     """Run the pipeline as `household ingest` would, with the router standing in for the trained classifier."""
 
-    def run(*paths: Path, category: str | None = None, include=(), exclude=(), sync: bool = False, **changes) -> Report:
+    def run(
+        *paths: Path, category: str | None = None, include=(), exclude=(), keep_missing: bool = False, **changes
+    ) -> Report:
         changed = settings.replace(**changes)
         assigner = CategoryAssigner(changed, taxonomy, category, classifier=router)
-        return Pipeline(changed, store, assigner, include, exclude).run(list(paths), sync=sync)
+        return Pipeline(changed, store, assigner, include, exclude).run(list(paths), keep_missing=keep_missing)
+
+    return run
+
+
+@pytest.fixture
+def cli(embedder, monkeypatch):
+    """`household ...` in-process, sharing the session's MiniLM instead of loading it per command."""
+    monkeypatch.setattr("household.models.load_embedder", lambda spec: embedder)
+
+    def run(*args: str):
+        return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
     return run

@@ -4,23 +4,7 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
-from click.testing import CliRunner
-
-from cli.main import main
-
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-@pytest.fixture
-def cli(embedder, monkeypatch):
-    """`household ...` in-process, sharing the session's MiniLM instead of loading it per command."""
-    monkeypatch.setattr("household.models.load_embedder", lambda spec: embedder)
-
-    def run(*args: str):
-        return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-    return run
 
 
 def test_ingest_reports_files_chunks_skips_and_categories(cli, docs, taxonomy):
@@ -60,4 +44,5 @@ def test_nothing_readable_exits_non_zero_with_the_reasons(cli, tmp_path):
 
 def test_usage_errors(cli, docs):
     assert cli("ingest", docs, "--category", "basement").exit_code == 2
-    assert cli("ingest", docs / "missing.md").exit_code == 2
+    missing = cli("ingest", docs / "missing.md")  # nothing stored from it: a plain error, not "unmounted"
+    assert missing.exit_code == 1 and "missing.md: cannot read: the file does not exist" in missing.output

@@ -145,12 +145,12 @@ def test_a_changed_file_replaces_its_chunks(ingest, store, docs):
     assert_consistent(store)
 
 
-def test_sync_forgets_files_deleted_from_the_folder(ingest, store, docs):
+def test_files_deleted_from_the_folder_are_forgotten_unless_kept(ingest, store, docs):
     ingest(docs)
     (docs / "service-log.csv").unlink()
-    ingest(docs)
-    assert str((docs / "service-log.csv").resolve()) in by_file(store), "without --sync nothing is removed"
-    report = ingest(docs, sync=True)
+    ingest(docs, keep_missing=True)
+    assert str((docs / "service-log.csv").resolve()) in by_file(store), "with keep_missing nothing is removed"
+    report = ingest(docs)
     assert report.removed == [str((docs / "service-log.csv").resolve())] and report.chunks_removed > 0
     assert str((docs / "service-log.csv").resolve()) not in by_file(store)
     assert len(by_file(store)) == len(list(docs.iterdir()))

@@ -1,4 +1,5 @@
-"""A second process for the concurrency test: `ingest FOLDER ROUNDS` rewrites and re-ingests, `search` reads.
+"""A second process for the concurrency tests: `ingest FOLDER ROUNDS` rewrites and re-ingests, `search` reads,
+`watch` reads the per-file state until the store is empty (while the test forgets everything).
 
 Both wait for each other's `<name>.ready` marker in the current directory, so the reads really
 happen while the writes do. The reader checks every snapshot it gets for half-written files.
@@ -65,8 +66,23 @@ def search() -> None:
     print(json.dumps({"snapshots": snapshots, "problems": problems, "rounds": sorted(rounds)}))
 
 
+def watch() -> None:
+    """Every chunk count seen while the store empties, and any file seen half forgotten."""
+    store = Store(Settings.load())
+    counts, problems = [sum(len(f.ids) for f in store.files().values())], []
+    Path("watcher.ready").touch()
+    deadline = time.monotonic() + 240
+    while counts[-1] and time.monotonic() < deadline:
+        files = store.files()
+        problems += [f.file for f in files.values() if len(f.ids) != f.expected]
+        counts.append(sum(len(f.ids) for f in files.values()))
+    print(json.dumps({"counts": counts, "problems": problems}))
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "ingest":
         ingest(Path(sys.argv[2]), int(sys.argv[3]))
+    elif sys.argv[1] == "watch":
+        watch()
     else:
         search()
