@@ -120,8 +120,10 @@ def test_a_pdf_without_a_text_layer_is_refused():
 
 
 def test_supported_extensions():
-    assert all(supported(f"x{ext}") for ext in (".md", ".TXT", ".csv", ".ics", ".eml", ".html", ".htm", ".pdf"))
-    assert not supported("x.docx") and not supported("Makefile")
+    known = (".md", ".TXT", ".csv", ".ics", ".eml", ".html", ".htm", ".pdf", ".docx", ".xlsx", ".png", ".JPG",
+             ".jpeg", ".tif", ".tiff", ".webp", ".heic")
+    assert all(supported(f"x{ext}") for ext in known)
+    assert not supported("x.doc") and not supported("x.gif") and not supported("Makefile")
 
 
 def test_attachments_with_the_same_name_get_distinct_sources():
