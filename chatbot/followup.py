@@ -1,0 +1,171 @@
+"""Reading a question in its conversation: is it a follow-up, which category, what to search for.
+
+"Who did it?" after "When was the water heater last flushed?" carries no topic of its own: the
+classifier guesses from two words and the search has nothing to search for. A follow-up is a
+question that leans on the turn before: it opens with an ellipsis ("and the gutters?", "what
+about the car?"), refers back (it, that, they, his...), or has no topic word of its own (or one
+the classifier cannot place). It is then
+  - classified in context: the previous turn's category is carried over, unless the question
+    names a topic of its own (no reference back, and the classifier and the records those words
+    find agree on another category): a switch, so "and the gutters?" after a tree question moves
+    to gutters instead of staying stuck on trees;
+  - searched with a standalone query: the question plus what the previous turns searched for, so
+    "how much was that?" searches the pump replacement it refers to.
+A question that stands alone is classified and searched alone, exactly as without history.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from chatbot.retrieval import tokenize
+from classifier.prediction import Prediction
+
+if TYPE_CHECKING:
+    from chatbot.conversation import Conversation, Exchange
+    from chatbot.retrieval import Retrieval, Retriever
+
+ELLIPSIS_RE = re.compile(r"^\s*(and|also|what about|how about|same for|ok(ay)?,? and)\b", re.I)
+REFERENCE_WORDS = frozenset(
+    "it its that those these they them their theirs he him his she her hers this there one ones "
+    "everything anything something".split()
+)
+# Words that ask about any topic (price, date, who): a question made of these alone names no topic.
+GENERIC_WORDS = frozenset(tokenize(
+    "much cost costs charge charged price pay paid paying fee total bill invoice number phone call time times long "
+    "often date day days week weekend weekends month year yearly again next before after previous first then still "
+    "until under whole up out if am supposed doing install installed put fix fixed repair repaired replace replaced "
+    "done job work company who whose which kind type brand model part warranty covered due start starting end "
+    "ending expire expires run come off else also about same other any all many name called use used need get got "
+    "keep kept"
+))
+_REFERENCE_TOKENS = frozenset(tokenize(" ".join(REFERENCE_WORDS))) | REFERENCE_WORDS
+CONTEXT_TURNS = 2  # the standalone query takes the searched queries of this many earlier turns at most
+EVIDENCE_HITS = 3  # records the topic words are looked up in, to see which category they belong to
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """How a question was read against the turn before it; stored with a correction made on it."""
+
+    previous: str  # the previous question, as asked
+    previous_code: str | None  # the category the previous question was searched under
+    query: str  # what was searched: the question made standalone
+    carried: bool  # searched under the previous question's category
+    switched: bool  # the question named a topic of its own in another category
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "previous": self.previous, "previous_code": self.previous_code, "query": self.query,
+            "carried": self.carried, "switched": self.switched,
+        }
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The outcome for one question: what to search, under which prediction, and the follow-up (if any)."""
+
+    query: str
+    prediction: Prediction
+    follow_up: FollowUp | None
+
+
+def topic_words(question: str) -> list[str]:
+    """Words that could name a topic: the question's tokens less function words, references and generic asks."""
+    return [t for t in tokenize(question) if t not in GENERIC_WORDS and t not in _REFERENCE_TOKENS]
+
+
+def refers_back(question: str) -> bool:
+    """Whether the question points at something said before (it, that, they, his...)."""
+    return bool(set(re.findall(r"[a-z]+", question.lower())) & REFERENCE_WORDS)
+
+
+def is_follow_up(question: str, confidence: float = 1.0, unsure_below: float = 0.5) -> bool:
+    """Whether `question` leans on an earlier turn: an ellipsis opener, a reference back, no topic word
+    of its own, or a single one that leaves the classifier unsure (`confidence` on the question alone)."""
+    if ELLIPSIS_RE.match(question) or refers_back(question):
+        return True
+    words = len(topic_words(question))
+    return words == 0 or (words == 1 and confidence < unsure_below)
+
+
+class Resolver:
+    """Reads each question against the conversation, with the retriever's classifier and records.
+
+    A topic switch needs two witnesses that agree on the new category: the classifier on the
+    question's topic words, and the categories of the records those words find (BM25). Their
+    scores are averaged; the new category must take at least `switch_score` of it.
+    """
+
+    def __init__(self, retriever: "Retriever", switch_score: float = 0.5) -> None:
+        self.retriever, self.classifier, self.switch_score = retriever, retriever.classifier, switch_score
+
+    def read(self, question: str, history: "Conversation | None" = None, alone: Prediction | None = None) -> Reading:
+        """The reading of `question`; `alone` is its own classification when the caller already has it."""
+        previous = history.last if history else None
+        if previous is None:
+            return Reading(question, alone or self.classifier.classify(question), None)
+        alone = alone or self.classifier.classify(question)
+        if not is_follow_up(question, alone.confidence, self.retriever.settings.min_confidence):
+            return Reading(question, alone, None)
+        query = standalone_query(question, history.turns[-CONTEXT_TURNS:])
+        topic = None if refers_back(question) else self.topic(question)
+        taxonomy = self.classifier.taxonomy
+        if topic is not None and topic[0] != previous.code:  # a switch: as sure as its two witnesses
+            code, score = topic
+            prediction = ranked_first(code, alone, taxonomy.by_code(code).name, score)
+        elif previous.code is not None:  # carried: as sure as the classifier is of it on the standalone query
+            code = previous.code
+            prediction = ranked_first(code, self.classifier.classify(query), taxonomy.by_code(code).name)
+        else:  # the turn before was never classified: nothing to carry
+            return Reading(query, alone, None)
+        switched = code != previous.code
+        return Reading(query, prediction, FollowUp(previous.question, previous.code, query, not switched, switched))
+
+    def topic(self, question: str) -> tuple[str, float] | None:
+        """The category the question's own topic words name and its score, when classifier and records agree
+        enough: the average of the classifier's probability and the share of the records found in it."""
+        words = topic_words(question)
+        if not words:
+            return None
+        text = " ".join(words)
+        scores = dict(self.classifier.classify(text).ranking)
+        found = self.retriever.lexical.search(text, EVIDENCE_HITS) if self.retriever.lexical else []
+        for _, _, meta in found:
+            scores[meta.category] = scores.get(meta.category, 0.0) + 1.0 / len(found)
+        code, score = max(scores.items(), key=lambda kv: kv[1])
+        score /= 2 if found else 1
+        return (code, score) if score >= self.switch_score else None
+
+
+def standalone_query(question: str, earlier: "list[Exchange]") -> str:
+    """The question followed by what the earlier turns searched for, newest first, each word once."""
+    seen: set[str] = set()
+    parts = []
+    for text in [question] + [turn.searched for turn in reversed(earlier)]:
+        words = [w for w in text.split() if w.lower().strip("?.,!") not in seen]
+        seen.update(w.lower().strip("?.,!") for w in words)
+        if words:
+            parts.append(" ".join(words))
+    return " ".join(parts)
+
+
+def ranked_first(code: str, in_context: Prediction, name: str, confidence: float | None = None) -> Prediction:
+    """`code` ranked first, the other codes in the classifier's order. Its confidence, unless given, is the
+    probability the classifier gives it in `in_context`, so an unsure context still widens the search."""
+    ranking = sorted(in_context.ranking, key=lambda kv: kv[0] != code)
+    confidence = ranking[0][1] if confidence is None else confidence
+    return replace(in_context, code=code, category=name, confidence=confidence, ranking=ranking)
+
+
+def retrieve(
+    retriever: "Retriever", question: str, history: "Conversation | None" = None, k: int | None = None,
+    code: str | None = None, use_filter: bool = True, alone: Prediction | None = None,
+) -> "Retrieval":
+    """Read `question` in its conversation, then search the standalone query; the Retrieval keeps the
+    question as asked and, for a follow-up, how it was read."""
+    reading = Resolver(retriever).read(question, history, alone)
+    retrieval = retriever.retrieve(reading.query, k=k, code=code, use_filter=use_filter, prediction=reading.prediction)
+    return replace(retrieval, question=question, follow_up=reading.follow_up)

@@ -1,0 +1,132 @@
+"""Follow-up questions measured: the last turn of each conversation, alone and read in its conversation.
+
+A conversation row is {turns: [FIRST, ..., LAST], category, doc, answer_contains, switch?, standalone?}:
+the category and the facts belong to the last turn, which cannot be understood alone. `switch`
+marks a last turn that moves to another topic ("and the gutters?" after a tree question);
+`standalone` is the same question written to stand on its own, for comparison. Three searches
+per row, all with the widening policy:
+  - alone: the last turn with no history (the baseline: what the chat did before follow-ups);
+  - resolved: every turn in order, each read against the turns before it (chatbot/followup.py);
+  - standalone: the standalone question alone, when the row has one.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from chatbot.conversation import Conversation, Exchange
+from chatbot.evaluation import QA, is_hit
+from chatbot.followup import retrieve
+from household.errors import DataError
+from household.jsonl import objects
+from household.taxonomy import Taxonomy
+
+if TYPE_CHECKING:
+    from chatbot.retrieval import Retrieval, Retriever
+
+WAYS = ("alone", "resolved", "standalone")
+
+
+@dataclass(frozen=True)
+class ConversationQA:
+    turns: tuple[str, ...]
+    last: QA  # the last turn as a QA row: its category, doc and facts
+    switch: bool
+    standalone: str | None
+
+
+@dataclass
+class ConversationReport:
+    k: int
+    conversations: int = 0
+    switches: int = 0
+    with_standalone: int = 0
+    hits: Counter = field(default_factory=Counter)  # per way
+    on_category: Counter = field(default_factory=Counter)  # per way: searched under the right category
+    switch_on_category: Counter = field(default_factory=Counter)  # per way, topic switches only
+    read_as_follow_up: int = 0  # last turns the resolver took for follow-ups
+    misses: list[dict] = field(default_factory=list)
+
+    def rate(self, way: str) -> float:
+        total = self.with_standalone if way == "standalone" else self.conversations
+        return self.hits[way] / total if total else 0.0
+
+    def category_rate(self, way: str, switches_only: bool = False) -> float:
+        counts, total = (self.switch_on_category, self.switches) if switches_only else (self.on_category,
+                                                                                       self.conversations)
+        return counts[way] / total if total else 0.0
+
+    def as_dict(self) -> dict:
+        return {
+            "k": self.k, "conversations": self.conversations, "switches": self.switches,
+            "hit_at_k": {way: round(self.rate(way), 4) for way in WAYS},
+            "category": {way: round(self.category_rate(way), 4) for way in WAYS},
+            "switch_category": {way: round(self.category_rate(way, True), 4) for way in WAYS},
+            "read_as_follow_up": self.read_as_follow_up, "misses": self.misses,
+        }
+
+
+def load_conversations(path: Path, taxonomy: Taxonomy) -> list[ConversationQA]:
+    """The rows with `turns` (others are left to load_qa); the first bad row raises DataError with its line."""
+    rows: list[ConversationQA] = []
+    for lineno, row in objects(path):
+        if "turns" not in row:
+            continue
+        turns = row["turns"]
+        if not isinstance(turns, list) or len(turns) < 2 or not all(isinstance(t, str) and t.strip() for t in turns):
+            raise DataError(path, lineno, "turns must list at least two non-empty questions")
+        category = taxonomy.find(row["category"]) if isinstance(row.get("category"), str) else None
+        doc, wanted, standalone = row.get("doc"), row.get("answer_contains"), row.get("standalone")
+        if category is None:
+            raise DataError(path, lineno, f"unknown category {row.get('category')!r}")
+        if not isinstance(doc, str) or not doc.strip():
+            raise DataError(path, lineno, "missing doc")
+        if not isinstance(wanted, list) or not wanted or not all(isinstance(w, str) and w for w in wanted):
+            raise DataError(path, lineno, "answer_contains must be a non-empty list of strings")
+        if standalone is not None and (not isinstance(standalone, str) or not standalone.strip()):
+            raise DataError(path, lineno, "standalone must be a non-empty question")
+        last = QA(turns[-1].strip(), category.code, doc.strip().strip("/"), wanted, lineno)
+        rows.append(ConversationQA(tuple(t.strip() for t in turns), last, bool(row.get("switch")),
+                                   standalone.strip() if standalone else None))
+    return rows
+
+
+def converse(retriever: "Retriever", turns: tuple[str, ...], k: int) -> "Retrieval":
+    """Every turn in order, each read against the ones before; the last turn's retrieval."""
+    history = Conversation()
+    for question in turns[:-1]:
+        history.add(Exchange.of(retrieve(retriever, question, history, k)))
+    return retrieve(retriever, turns[-1], history, k)
+
+
+def evaluate_conversations(
+    retriever: "Retriever", rows: list[ConversationQA], k: int, progress: bool = False
+) -> ConversationReport:
+    from tqdm import tqdm
+
+    report = ConversationReport(k=k)
+    for row in tqdm(rows, desc="conversations", unit="c", disable=not progress):
+        runs = {"alone": retriever.retrieve(row.last.question, k), "resolved": converse(retriever, row.turns, k)}
+        if row.standalone:
+            runs["standalone"] = retriever.retrieve(row.standalone, k)
+            report.with_standalone += 1
+        report.conversations += 1
+        report.switches += row.switch
+        report.read_as_follow_up += runs["resolved"].follow_up is not None
+        for way, run in runs.items():
+            right = run.prediction.code == row.last.code
+            report.hits[way] += any(is_hit(h, row.last) for h in run.hits)
+            report.on_category[way] += right
+            report.switch_on_category[way] += right and row.switch
+        resolved = runs["resolved"]
+        if not any(is_hit(h, row.last) for h in resolved.hits) or resolved.prediction.code != row.last.code:
+            report.misses.append({
+                "line": row.last.line, "turns": list(row.turns), "doc": row.last.doc, "category": row.last.code,
+                "searched_under": resolved.prediction.code, "path": resolved.path, "switch": row.switch,
+                "query": resolved.follow_up.query if resolved.follow_up else row.last.question,
+                "hit": any(is_hit(h, row.last) for h in resolved.hits),
+            })
+    return report
