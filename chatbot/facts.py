@@ -62,8 +62,12 @@ def _time(match: re.Match) -> str:
 
 
 def contains(text: str, wanted: str) -> bool:
-    """`wanted` appears in `text` once both are normalised (a date or amount written another way counts)."""
-    return normalise(wanted) in normalise(text)
+    """`wanted` appears in `text` once both are normalised (a date or amount written another way counts),
+    not as the start or end of a longer word or number ($1250 is not in $1250.50)."""
+    form = normalise(wanted)
+    before = r"(?<![a-z0-9])" if form[:1].isalnum() else ""
+    after = r"(?![a-z0-9]|\.\d)" if form[-1:].isalnum() else ""
+    return re.search(before + re.escape(form) + after, normalise(text)) is not None
 
 
 def fact_tokens(text: str) -> list[str]:

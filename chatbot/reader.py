@@ -171,7 +171,7 @@ def units(hits: list["Hit"]) -> list[Unit]:
 def _record_units(hit: "Hit", rank: int) -> list[Unit]:
     lines = hit.text.splitlines()
     label, body = (lines[0], lines[1:]) if lines else ("", [])
-    title = " ".join(filter(None, [hit.meta.title, label]))
+    title = " ".join(filter(None, [hit.meta.title, label, hit.source]))  # folder names say what a file is about
     if hit.meta.format == "csv":
         return [Unit(line.strip(), rank, title, _date(line) or hit.meta.date) for line in body if line.strip()]
     blocks = _events(body) if hit.meta.format == "ics" else _blocks(body)
