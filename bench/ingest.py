@@ -7,7 +7,9 @@ measured is walking, reading, chunking, embedding and writing to Chroma. The alt
 `SentenceTransformer.encode` alone, in one call, on a random sample of the same chunk texts,
 timed before and after the ingest so a change in the machine's load shows in both. A third
 figure, the same sample embedded file by file through `Store.embed` (as the pipeline did before
-it grouped files, `FLUSH_CHUNKS`), tells what small batches alone would cost.
+it grouped files, `FLUSH_CHUNKS`), tells what small batches alone would cost. Last, one text file
+that is a single paragraph (a chat export, a log) of `paragraph_mb` MB is ingested on its own: its
+seconds per MB against the copies' tell whether chunking a long record stays linear.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from ingest.readers import read, supported
 from storage.store import Store
 
 RATIO_TARGET = 0.8
+PARAGRAPH_TARGET = 2.0  # a one-paragraph file may cost at most this many times an ordinary file per MB
+WORDS = "the pool pump was serviced and the filter pressure read twelve psi after the backwash on tuesday".split()
 
 
 def vary(path: Path, data: bytes, copy: int) -> bytes:
@@ -131,4 +135,40 @@ def run(ws: Workspace) -> Section:
         f"Explicit category ({category.name}): no classifier cost. {chunks / len(written):.1f} chunks per file, "
         f"{section.figures['mean_tokens_per_chunk']:.0f} tokens per chunk."
     )
+    megabytes = sum(path.stat().st_size for path in written) / 2**20
+    _paragraph(ws, section, category.code, seconds / megabytes)
     return section
+
+
+def one_paragraph(path: Path, megabytes: float) -> None:
+    """A text file of `megabytes` MB with no blank line in it: one record for the chunker."""
+    rng = random.Random(0)
+    words, size = [], 0
+    while size < megabytes * 2**20:
+        word = rng.choice(WORDS)
+        words.append(word)
+        size += len(word) + 1
+    path.write_text(" ".join(words)[: int(megabytes * 2**20)], encoding="utf-8")
+
+
+def _paragraph(ws: Workspace, section: Section, code: str, ordinary_s_per_mb: float) -> None:
+    settings = ws.settings_for("ingest-paragraph")
+    megabytes = min(ws.sizes.paragraph_mb, settings.max_file_mb * 0.99)
+    path = ws.root / "one-paragraph" / "chat-export.txt"
+    path.parent.mkdir()
+    one_paragraph(path, megabytes)
+    pipeline = Pipeline(settings, Store(settings, ws.embedder), CategoryAssigner(settings, ws.taxonomy, code))
+    ws.say(f"ingest: one paragraph of {megabytes:g} MB")
+    seconds, report = stopwatch(pipeline.run, [path.parent], progress=True)
+    per_mb = seconds / megabytes
+    times = ratio(per_mb, ordinary_s_per_mb)
+    section.figures["one_paragraph"] = {
+        "megabytes": round(megabytes, 2), "seconds": round(seconds, 1), "chunks": report.chunks_written,
+        "seconds_per_mb": round(per_mb, 1), "ordinary_seconds_per_mb": round(ordinary_s_per_mb, 1),
+        "over_ordinary": times,
+    }
+    section.row(f"one-paragraph file, {megabytes:g} MB: seconds per MB", f"{per_mb:.1f}",
+                f"{times:.2f}x ordinary files ({ordinary_s_per_mb:.1f} s/MB)" if times else "")
+    section.targets[f"one paragraph within {PARAGRAPH_TARGET:g}x of ordinary files per MB"] = bool(
+        times and times <= PARAGRAPH_TARGET
+    )

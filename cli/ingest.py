@@ -21,13 +21,15 @@ SHOWN_REMOVED = 10  # forgotten files named in the summary; --json lists them al
 @click.option("--keep-missing", is_flag=True, help="Keep stored files that were deleted from the given folders.")
 @click.option("--force", is_flag=True, help="Forget deleted files even when a folder looks unmounted (empty, missing).")
 @click.option("--rebuild", is_flag=True, help="Move the store aside (e.g. a damaged one) and ingest into a new one.")
+@click.option("--watch", is_flag=True, help="Then keep the store in step with the folder until stopped (Ctrl-C).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_app
 def ingest(
     app: App, paths: tuple[Path, ...], category: str | None, include: tuple[str, ...], exclude: tuple[str, ...],
-    keep_missing: bool, force: bool, rebuild: bool, as_json: bool,
+    keep_missing: bool, force: bool, rebuild: bool, watch: bool, as_json: bool,
 ) -> None:
-    """Read household documents (md, txt, csv, ics, eml, html, pdf) into the store.
+    """Read household documents into the store: md, txt, csv, ics, eml, html, pdf (scanned ones by
+    OCR), docx, xlsx, and pictures (png, jpg, tif, webp, heic) by OCR.
 
     Folders are read recursively; hidden files are ignored. Each chunk gets a category code:
     from --category, else a folder named after a category (pool/, garden-lights/), else a
@@ -45,6 +47,7 @@ def ingest(
       household ingest ~/records --include '*.pdf' --exclude 'drafts/*'
       household ingest ~/records --keep-missing   # keep files deleted from ~/records
       household ingest --rebuild data/household   # a damaged store: set it aside, ingest again
+      household ingest --watch ~/records   # new and changed files in, deleted ones out, until Ctrl-C
     """
     from ingest.category import CategoryAssigner
     from ingest.pipeline import Pipeline
@@ -54,6 +57,11 @@ def ingest(
         raise click.BadParameter(f"{category!r} is not a category; see `household categories`", param_hint="--category")
     store = Store(app.settings)
     pipeline = Pipeline(app.settings, store, CategoryAssigner(app.settings, app.taxonomy, category), include, exclude)
+    if watch:
+        if include or exclude or keep_missing or rebuild or as_json:
+            raise click.BadParameter("--watch takes only --category and --force", param_hint="--watch")
+        _watch(pipeline, paths, force)
+        return
     report = pipeline.run(list(paths), keep_missing, force, rebuild, progress=not as_json)
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
@@ -61,6 +69,21 @@ def ingest(
         _print_report(app, report)
     if not report.read_anything:
         raise InputError("nothing could be read from " + ", ".join(map(str, paths)))
+
+
+def _watch(pipeline, paths: tuple[Path, ...], force: bool) -> None:
+    """`--watch`: one folder, followed until Ctrl-C or SIGTERM (`docker stop`), one printed line per change."""
+    import signal
+    import threading
+    import time
+
+    from ingest.watch import watch
+
+    if len(paths) != 1 or not paths[0].is_dir():
+        raise click.BadParameter("--watch follows one folder: give exactly one existing folder", param_hint="PATHS")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    watch(paths[0], pipeline, stop, lambda line: click.echo(f"{time.strftime('%H:%M:%S')} {line}"), force=force)
 
 
 def _print_report(app: App, report) -> None:
@@ -78,6 +101,10 @@ def _print_report(app: App, report) -> None:
         click.echo(f"Skipped {len(report.skipped)} files:")
         for skipped in report.skipped:
             click.echo(f"  {skipped.path}: {skipped.reason}")
+    if report.low_confidence:
+        click.echo(f"Read by OCR less surely than ocr_min_confidence ({app.settings.ocr_min_confidence:.0%}), worth a look:")
+        for low in report.low_confidence:
+            click.echo(f"  {low.source} chunk {low.chunk_index}: {low.confidence:.0%}")
     stored = report.store.get("categories", {})
     if stored:
         click.echo("Chunks per category in the store (+ written now):")

@@ -76,6 +76,9 @@ class Settings:
     chunk_tokens: int = 200
     chunk_overlap: int = 40
     max_file_mb: float = 20.0
+    ocr_languages: str = "eng"  # Tesseract languages for pictures and scans, e.g. "eng+deu" (each needs its package)
+    ocr_min_confidence: float = 0.6  # ingest lists chunks whose OCR page confidence is below this
+    watch_settle_s: float = 2.0  # ingest --watch reads a file once it has not changed for this long
 
     top_k: int = 5
     min_confidence: float = 0.5

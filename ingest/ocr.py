@@ -38,7 +38,7 @@ class OcrPage:
 
     paragraphs: tuple[str, ...]
     confidence: float  # 0..1, mean word confidence weighted by word length; 0 when nothing was read
-    rotation: int = 0  # degrees the page was turned (counter-clockwise) before reading
+    rotation: int = 0  # degrees the page was turned clockwise before reading
 
     @property
     def text(self) -> str:
@@ -83,7 +83,7 @@ class Ocr:
             page = prepare(image)
             rotation = self._orientation(page)
             if rotation:
-                page = page.rotate(rotation, expand=True, fillcolor=255)
+                page = page.rotate(-rotation, expand=True, fillcolor=255)  # OSD counts clockwise, Pillow the other way
             reading = self._data(flatten(page), rotation)
             if reading.confidence < RETRY_BELOW:
                 binarised = self._data(page, rotation, "-c thresholding_method=2")

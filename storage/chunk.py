@@ -20,7 +20,9 @@ class ChunkMeta:
     path on disk; `content_hash` is the sha256 of the file and `file_chunks` the file's chunk count,
     together enough to detect a half-written file. `category` is the primary code (display, counts);
     `category_origin` is flag | folder | front-matter | record | classifier. `title` and `date`
-    (YYYY-MM-DD) are empty where the format has none.
+    (YYYY-MM-DD) are empty where the format has none. `ocr_confidence` (0..1) is the lowest OCR
+    confidence of the pages the chunk was read from, -1.0 (Chroma cannot hold None) for text that
+    came as text.
     """
 
     source: str
@@ -35,6 +37,7 @@ class ChunkMeta:
     ingested_at: str
     title: str = ""
     date: str = ""
+    ocr_confidence: float = -1.0
 
     def to_chroma(self) -> dict[str, str | int | float | bool]:
         """Chroma's form: empty optional strings are left out (Chroma cannot store None)."""

