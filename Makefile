@@ -28,6 +28,7 @@ run: setup
 	$(BIN)/household ui
 
 test: setup
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 
 test-fast: setup

@@ -28,13 +28,11 @@ def recorded_run(ws: Workspace) -> dict[str, Any] | None:
     if not versions:
         return None
     newest = versions[-1]
-    train = newest.metrics.get("train", {})
-    if not train.get("seconds"):
-        return None
+    train = newest.info.training
     return {
-        "version": newest.version, "train_seconds": round(train["seconds"], 1),
-        "examples_per_s": round(train.get("examples_per_second", 0.0), 2),
-        "top_layers": newest.config.get("top_layers"), "best_epoch": train.get("best_epoch"),
+        "version": newest.version, "train_seconds": round(train.seconds, 1),
+        "examples_per_s": round(train.examples_per_second, 2),
+        "top_layers": newest.info.lora.top_layers, "best_epoch": train.best_epoch,
     }
 
 
@@ -52,7 +50,8 @@ def run(ws: Workspace) -> Section:
     for name, top in (("all_blocks", None), (f"top_{TOP_LAYERS}", TOP_LAYERS)):
         ws.say(f"finetune: LoRA on {'all blocks' if top is None else f'the top {top} blocks (cached trunk)'}, "
                f"{len(examples)} examples in batches of {config.batch_size}")
-        llm = LLMClassifier.load(ws.settings, ws.taxonomy, None, config.label_mode, config.prompt_style)
+        llm = LLMClassifier.load(ws.settings.classifier_model, ws.settings, ws.taxonomy, None, config.label_mode,
+                                 config.prompt_style)
         result = train(llm, examples, val, replace(config, top_layers=top), progress=True)
         figures[name] = {"examples_per_s": round(result.examples_per_second, 3),
                          "trainable_params": result.trainable_params, "steps": ws.sizes.train_steps}

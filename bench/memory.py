@@ -139,7 +139,7 @@ def ui_peak(ws: Workspace, env: dict[str, str], question: str, chromium: str) ->
 
 
 def product_classifier(ws: Workspace) -> str:
-    """Which classifier `ask` and the UI load with the `auto` setting (see classifier.registry.load_classifier)."""
+    """Which classifier `ask` and the UI load with the `auto` setting (see classifier.registry.load_version)."""
     from classifier.registry import Registry
 
     if ws.settings.classifier != "auto":
@@ -147,7 +147,7 @@ def product_classifier(ws: Workspace) -> str:
     active = Registry(ws.settings.models_dir).active()
     if active is None:
         return "embedding head (no fine-tuned version yet)"
-    return f"{active.metrics.get('selection', {}).get('winner', 'embedding')} ({active.version} is active)"
+    return f"{active.info.selection.winner} ({active.version} is active)"
 
 
 def question(ws: Workspace) -> str:

@@ -131,21 +131,19 @@ class Workspace:
 
     @cached_property
     def embedding(self) -> "EmbeddingClassifier":
-        from classifier.embedding import EmbeddingClassifier
+        """The product's embedding head: the active version's, else the default one (trained once, then cached)."""
+        from classifier.registry import load_active
 
-        self.say("loading the embedding classifier (its head trains once, then is cached)")
-        return EmbeddingClassifier.cached(
-            self.embedder, self.taxonomy, self.split.train, self.settings.cache_dir, self.settings.embedding_model,
-            self.settings.max_question_chars,
-        )
+        self.say("loading the embedding classifier")
+        return load_active(self.settings, self.taxonomy, kind="embedding", embedder=self.embedder)
 
     @cached_property
     def llm(self) -> "LLMClassifier":
         """The product's LLM classifier: the active adapter if one exists, else the un-tuned base model."""
-        from classifier.registry import load_classifier
+        from classifier.registry import load_active
 
         self.say(f"loading the LLM classifier ({self.adapter})")
-        return load_classifier(self.settings, self.taxonomy, kind="llm")
+        return load_active(self.settings, self.taxonomy, kind="llm")
 
     @property
     def adapter(self) -> str:

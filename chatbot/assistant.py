@@ -11,13 +11,29 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from chatbot.generator import Generator, load_generator
 from chatbot.retrieval import Retrieval, Retriever
-from classifier.prediction import Classifier
+from classifier.prediction import Classifier, Prediction
 from household.errors import InputError
 from household.settings import Settings
 from household.taxonomy import Taxonomy
+from storage.feedback import FeedbackStore
 
 if TYPE_CHECKING:
+    from chatbot.answer import Answer
+    from chatbot.conversation import Conversation
+    from classifier.corrected import CorrectedClassifier
     from storage.store import Store
+
+
+def searched(retrieval: Retrieval) -> str:
+    """What the records were searched for: a follow-up's standalone query, else the question."""
+    return retrieval.follow_up.query if retrieval.follow_up else retrieval.question
+
+
+def check_length(question: str, limit: int) -> None:
+    """Refuse a question longer than `limit` (a pasted e-mail would run the generator for minutes)."""
+    if len(question) > limit:
+        raise InputError(f"the question is {len(question):,} characters long; the limit is {limit:,} "
+                         "(max_question_chars): ask it in fewer words")
 
 
 class Assistant:
@@ -30,7 +46,8 @@ class Assistant:
         generator: Generator | None = None,
     ) -> None:
         self.settings, self.taxonomy = settings, taxonomy
-        self._parts: dict[str, Any] = {"classifier": classifier, "store": store, "generator": generator}
+        self._given_classifier = classifier  # wrapped with the corrections on first use
+        self._parts: dict[str, Any] = {"store": store, "generator": generator}
         self._lock = threading.RLock()
 
     def _once(self, name: str, load: Callable[[], Any]) -> Any:
@@ -48,10 +65,42 @@ class Assistant:
         return self._once("embedder", lambda: load_embedder(self.settings.embedding_model))
 
     @property
-    def classifier(self) -> Classifier:
-        from classifier.registry import load_classifier
+    def classifier(self) -> "CorrectedClassifier":
+        """The active version's classifier, behind the family's corrections (classifier/corrected.py).
 
-        return self._once("classifier", lambda: load_classifier(self.settings, self.taxonomy, embedder=self.embedder))
+        Loaded once: its `version` is what every prediction and every stored correction names, even
+        after `household finetune` or `models use` switched the active version under a running UI.
+        """
+        from classifier.corrected import CorrectedClassifier
+        from classifier.registry import load_active
+
+        def load() -> CorrectedClassifier:
+            inner = self._given_classifier or load_active(self.settings, self.taxonomy, embedder=self.embedder)
+            return CorrectedClassifier(inner, self.embedder, self.settings.correction_similarity,
+                                       self.settings.max_question_chars)
+
+        return self._once("classifier", load)
+
+    @property
+    def feedback(self) -> FeedbackStore:
+        return self._once("feedback", lambda: FeedbackStore(self.settings.feedback_db))
+
+    def _recall_corrections(self) -> None:
+        """Give the classifier every correction stored so far (by this or any other process), when they changed."""
+        stamp = self.feedback.stamp()
+        if stamp != self._parts.get("corrections_stamp"):
+            with self._lock:
+                self.classifier.remember(self.feedback.corrections())
+                self._parts["corrections_stamp"] = stamp
+
+    def correct(self, question: str, predicted: Prediction, code: str, context: str = "") -> int:
+        """Store a correction of `predicted` (stamped with the model that made it); it applies from the next question."""
+        if code not in self.taxonomy.codes:
+            raise InputError(f"unknown category code {code!r}; see `household categories`")
+        row = self.feedback.add(question, predicted.code, code, predicted.version or self.classifier.version,
+                                context or None)
+        self._recall_corrections()
+        return row
 
     @property
     def store(self) -> "Store":
@@ -61,30 +110,55 @@ class Assistant:
 
     @property
     def generator(self) -> Generator:
-        return self._once("generator", lambda: load_generator(self.settings))
+        return self._once("generator", lambda: load_generator(self.settings, self.store.embed))
 
     @property
     def retriever(self) -> Retriever:
         return self._once("retriever", lambda: Retriever(self.settings, self.store, self.classifier))
 
     def retrieve(
-        self, question: str, code: str | None = None, k: int | None = None, use_filter: bool = True
+        self, question: str, code: str | None = None, k: int | None = None, use_filter: bool = True,
+        history: "Conversation | None" = None,
     ) -> Retrieval:
-        """Classify and search; `code` forces a category (the user corrected the tag)."""
+        """Classify and search; `code` forces a category (the user corrected the tag).
+
+        With `history` (the turns so far) a follow-up is read in its conversation (chatbot/followup.py):
+        classified in context and searched with a standalone query; `retrieval.follow_up` says how.
+        """
         if code is not None and code not in self.taxonomy.codes:
             raise InputError(f"unknown category code {code!r}; see `household categories`")
+        check_length(question, self.settings.max_question_chars)
+        self._recall_corrections()
+        if history:
+            from chatbot.followup import retrieve
+
+            return retrieve(self.retriever, question, history, k=k, code=code, use_filter=use_filter)
         return self.retriever.retrieve(question, k=k, code=code, use_filter=use_filter)
 
-    def answer(self, retrieval: Retrieval) -> Iterator[str]:
-        """Stream the answer; a ServiceError propagates (after the pieces already yielded) for the caller to show."""
-        yield from self.generator.stream(retrieval.question, retrieval.hits)
+    def answer(self, retrieval: Retrieval, history: "Conversation | None" = None) -> "Answer":
+        """The answer to iterate (streamed pieces), then holding its evidence and unverified facts.
+
+        The reader quotes the records; a generator's answer is checked against them once streamed.
+        A ServiceError propagates (after the pieces already yielded) for the caller to show.
+        """
+        from chatbot.answer import Answer
+        from chatbot.reader import Reader
+
+        generator = self.generator
+        if isinstance(generator, Reader):
+            return Answer.quoted(retrieval.hits, generator.read(searched(retrieval), retrieval.hits))
+        return Answer(retrieval.hits, generator.stream(self._in_context(retrieval, history), retrieval.hits))
+
+    def _in_context(self, retrieval: Retrieval, history: "Conversation | None") -> str:
+        """The question for the generator: after the earlier turns that fit in num_ctx beside the records."""
+        if not history or retrieval.follow_up is None:
+            return retrieval.question
+        from chatbot.conversation import estimate_tokens, prompt_budget
+
+        budget = prompt_budget(self.settings.num_ctx, self.settings.max_new_tokens,
+                               [hit.text for hit in retrieval.hits], estimate_tokens)
+        return history.prompt(retrieval.question, budget)
 
     def model_version(self) -> str:
-        """What produced the category tags: the active adapter version for an LLM classifier ("base" before
-        any fine-tune), else the classifier's name ("embedding")."""
-        from classifier.registry import Registry
-
-        if self.classifier.name not in ("llm", "ensemble"):
-            return self.classifier.name
-        active = Registry(self.settings.models_dir).active()
-        return active.version if active else "base"
+        """The version of the loaded classifier (v0003; "base" or "default" before any fine-tune)."""
+        return self.classifier.version

@@ -15,6 +15,7 @@ from typing import Iterable
 
 from household.errors import DataError
 from household.jsonl import objects
+from household.settings import Settings
 from household.taxonomy import Taxonomy
 
 SPLIT_FRACTIONS = {"train": 0.70, "val": 0.15, "test": 0.15}
@@ -121,3 +122,34 @@ def split(examples: list[Example], seed: int = SPLIT_SEED) -> Split:
             parts[name].extend(group)
             filled[name] += len(group)
     return Split(**parts)
+
+
+def extra_examples(settings: Settings, taxonomy: Taxonomy) -> list[Example]:
+    """Labelled questions for training only (settings.extra_questions_dir; absent: none).
+
+    They never enter the split, so adding some leaves the validation and test questions as they
+    were; one that repeats a dataset or corrected question is left out (`assemble`).
+    """
+    folder = settings.extra_questions_dir
+    return load_examples(folder, taxonomy) if folder.is_dir() and any(folder.glob("*.jsonl")) else []
+
+
+def scope_examples(taxonomy: Taxonomy) -> list[Example]:
+    """Short training examples cut from each category's scope note ("pool pump", "anode rod", ...).
+
+    The labelled questions cannot mention every thing a category covers; the scope notes in
+    categories.toml list them, so the model also learns the taxonomy's own vocabulary.
+    """
+    examples = []
+    for category in taxonomy:
+        phrases = [category.name] + [p.strip(" .") for p in category.scope.replace(":", ",").split(",")]
+        for phrase in dict.fromkeys(p for p in phrases if p):
+            examples.append(Example(phrase, category.code, f"scope:{category.code}", "categories.toml"))
+    return examples
+
+
+def default_training_examples(settings: Settings, taxonomy: Taxonomy) -> list[Example]:
+    """What the default embedding head learns before any fine-tune: the dataset's training split,
+    the extra questions and the scope-note phrases (a fine-tune adds the family's corrections)."""
+    return split(load_examples(settings.questions_dir, taxonomy)).train + extra_examples(settings, taxonomy) + \
+        scope_examples(taxonomy)

@@ -7,8 +7,7 @@ all: it compares the question with each category's name and scope note.
 
 from __future__ import annotations
 
-import hashlib
-import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -16,6 +15,7 @@ import numpy as np
 
 from classifier.dataset import Example
 from classifier.prediction import Prediction, clean_question
+from household.errors import ModelNotFoundError
 from household.taxonomy import Taxonomy
 
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ class EmbeddingClassifier:
     """MiniLM embeddings + multinomial logistic regression over the taxonomy's codes."""
 
     name = "embedding"
+    version = ""
 
     def __init__(
         self, embedder: "SentenceTransformer", taxonomy: Taxonomy, coef: np.ndarray, intercept: np.ndarray,
@@ -49,25 +50,23 @@ class EmbeddingClassifier:
         coef[head.classes_], intercept[head.classes_] = head.coef_, head.intercept_
         return cls(embedder, taxonomy, coef, intercept, max_chars)
 
-    @classmethod
-    def cached(
-        cls, embedder: "SentenceTransformer", taxonomy: Taxonomy, examples: Sequence[Example], cache_dir: Path,
-        model_id: str, max_chars: int = 1000,
-    ) -> "EmbeddingClassifier":
-        """Train once per (embedder, taxonomy, training data) and keep the head as a small .npz."""
-        key = hashlib.sha1(
-            json.dumps([model_id, taxonomy.codes, [(e.question, e.code) for e in examples]]).encode()
-        ).hexdigest()[:16]
-        path = Path(cache_dir) / "heads" / f"embedding-{key}.npz"
-        if path.exists():
-            saved = np.load(path)
-            return cls(embedder, taxonomy, saved["coef"], saved["intercept"], max_chars)
-        model = cls.train(embedder, taxonomy, examples, max_chars=max_chars)
+    def save(self, path: Path) -> None:
+        """Write the head (coefficients and the codes they belong to) as a small .npz, atomically."""
+        path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, coef=model.coef, intercept=model.intercept)
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.npz")
+        np.savez(tmp, coef=self.coef, intercept=self.intercept, codes=np.array(self.taxonomy.codes))
         tmp.replace(path)
-        return model
+
+    @classmethod
+    def load(
+        cls, path: Path, embedder: "SentenceTransformer", taxonomy: Taxonomy, max_chars: int = 1000
+    ) -> "EmbeddingClassifier":
+        """A head written by `save`; one trained for another taxonomy is refused rather than misread."""
+        saved = np.load(path)
+        if list(saved["codes"]) != taxonomy.codes:
+            raise ModelNotFoundError(f"the embedding head {path} was trained for another taxonomy: retrain it")
+        return cls(embedder, taxonomy, saved["coef"], saved["intercept"], max_chars)
 
     def log_probs(self, questions: Sequence[str]) -> np.ndarray:
         """[B, C] log-probabilities in taxonomy order (used by the ensemble)."""
@@ -79,13 +78,14 @@ class EmbeddingClassifier:
         return self.classify_many([question])[0]
 
     def classify_many(self, questions: Sequence[str]) -> list[Prediction]:
-        return [Prediction.from_scores(row, self.taxonomy) for row in self.log_probs(questions).tolist()]
+        return [Prediction.from_scores(row, self.taxonomy, self.version) for row in self.log_probs(questions).tolist()]
 
 
 class ZeroShotRouter:
     """Cosine between the question and each category's 'name: scope' text, no training."""
 
     name = "zero-shot"
+    version = "zero-shot"
 
     def __init__(self, embedder: "SentenceTransformer", taxonomy: Taxonomy, temperature: float = 0.05) -> None:
         self.embedder, self.taxonomy, self.temperature = embedder, taxonomy, temperature
@@ -97,7 +97,7 @@ class ZeroShotRouter:
     def classify_many(self, questions: Sequence[str]) -> list[Prediction]:
         x = embed(self.embedder, [clean_question(q, 10_000) for q in questions])
         sims = x @ self.anchors.T / self.temperature
-        return [Prediction.from_scores(row, self.taxonomy) for row in sims.tolist()]
+        return [Prediction.from_scores(row, self.taxonomy, self.version) for row in sims.tolist()]
 
 
 def embed(embedder: "SentenceTransformer", texts: Sequence[str], batch_size: int = 64) -> np.ndarray:

@@ -21,7 +21,7 @@ class EnsembleClassifier:
 
     def __init__(self, llm: LLMClassifier, embedding: EmbeddingClassifier, weight: float = 1.0) -> None:
         self.llm, self.embedding, self.weight = llm, embedding, weight
-        self.taxonomy = llm.taxonomy
+        self.taxonomy, self.version = llm.taxonomy, llm.version
 
     def log_probs(self, questions: Sequence[str]) -> np.ndarray:
         with torch.no_grad():
@@ -32,7 +32,7 @@ class EnsembleClassifier:
         return self.classify_many([question])[0]
 
     def classify_many(self, questions: Sequence[str]) -> list[Prediction]:
-        return [Prediction.from_scores(row, self.taxonomy) for row in self.log_probs(questions).tolist()]
+        return [Prediction.from_scores(row, self.taxonomy, self.version) for row in self.log_probs(questions).tolist()]
 
 
 def llm_scores(llm: LLMClassifier, questions: Sequence[str]) -> torch.Tensor:

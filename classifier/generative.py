@@ -1,7 +1,7 @@
 """The seed write-up's way to classify: let the model write its answer, then parse a label out of it.
 
 A baseline only. The model may write anything, so an answer holding no valid code (or name)
-counts as invalid: `Prediction.code` is "" and the raw text is kept in `outputs` for the report.
+counts as invalid: `Prediction.code` is "" and the raw text is kept in `Prediction.text` for the report.
 The product's `LLMClassifier` scores the valid labels instead and can never answer off the list.
 """
 
@@ -39,7 +39,7 @@ class GenerativeClassifier:
         self.max_new_tokens = max_new_tokens
         self.prompt = build_prompt(taxonomy, tokenizer, label_mode)
         self.name = f"generate-{label_mode}"
-        self.outputs: dict[str, str] = {}  # question -> the model's raw answer, for reports
+        self.version = "base"
         self.prefix_ids, self.suffix_ids = self._ids(self.prompt.prefix), self._ids(self.prompt.suffix)
         self._prefix: list[tuple[torch.Tensor, torch.Tensor]] | None = None
 
@@ -96,13 +96,13 @@ class GenerativeClassifier:
         predictions: list[Prediction] = []
         for start in range(0, len(questions), self.batch_size):
             batch = list(questions[start : start + self.batch_size])
-            for question, text in zip(batch, self.generate(batch)):
-                self.outputs[question] = text
+            for text in self.generate(batch):
                 code = self.parse(text)
                 if code is None:
-                    predictions.append(Prediction(INVALID, INVALID, 0.0, []))
+                    predictions.append(Prediction(INVALID, INVALID, 0.0, [], text=text, version=self.version))
                 else:
-                    predictions.append(Prediction(code, self.taxonomy.by_code(code).name, 1.0, [(code, 1.0)]))
+                    name = self.taxonomy.by_code(code).name
+                    predictions.append(Prediction(code, name, 1.0, [(code, 1.0)], text=text, version=self.version))
         return predictions
 
 

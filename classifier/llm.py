@@ -2,10 +2,11 @@
 
 The model never generates. For each question it computes log P(label tokens + end | prompt)
 for every label in the taxonomy and returns the softmax over those sums. Labels may span
-several tokens, so scoring runs in two stages: the question (stage A, whose last logits give
-each label's first token), then every label's remaining tokens in one batch that reuses the
-question's KV cache (stage B). The fixed prompt prefix is run once and its KV cache shared by
-every question, so a question costs only its own tokens.
+several tokens, so one forward pass per question scores them all: the row is
+`[question][label 1 tokens][label 2 tokens]...` with a tree-shaped attention mask (each label
+sees the question and itself, never another label; `Layout` records which position predicts
+which label token). The fixed prompt prefix is run once and its KV cache shared by every
+question, so a question costs only its own tokens.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def additive_mask(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 
 class LLMClassifier:
     name = "llm"
+    version = ""
 
     def __init__(
         self,
@@ -66,16 +68,17 @@ class LLMClassifier:
     @classmethod
     def load(
         cls,
+        base_model: str,
         settings: Settings,
         taxonomy: Taxonomy,
         adapter: Path | None = None,
         label_mode: str = "code",
         prompt_style: str = "full",
     ) -> "LLMClassifier":
-        """The base model from settings, with the LoRA adapter in `adapter` applied if given."""
+        """`base_model` (a model spec, see household/models.py), with the LoRA adapter in `adapter` if given."""
         from household.models import load_causal_lm
 
-        model, tokenizer = load_causal_lm(settings.classifier_model, settings.cache_dir)
+        model, tokenizer = load_causal_lm(base_model, settings.cache_dir)
         if adapter is not None:
             from peft import PeftModel
 
@@ -221,6 +224,6 @@ class LLMClassifier:
                 idx = order[start : start + self.batch_size]
                 scores = self.score([questions[i] for i in idx])
                 for i, row in zip(idx, scores.tolist()):
-                    results[i] = Prediction.from_scores(row, self.taxonomy)
+                    results[i] = Prediction.from_scores(row, self.taxonomy, self.version)
         return [results[i] for i in range(len(questions))]
 

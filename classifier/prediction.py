@@ -15,20 +15,31 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Prediction:
+    """A category with its confidence and ranking, the raw scores behind them, and who produced it.
+
+    `version` names the model that made the prediction (a version such as v0003, "base", "default"):
+    a correction is stamped with it, so the next fine-tune knows which model was wrong. `origin` is
+    "classifier", or "correction" when an earlier correction of the same question decided it.
+    """
+
     code: str
     category: str
     confidence: float
     ranking: list[tuple[str, float]]  # (code, probability), best first
+    scores: tuple[float, ...] = ()  # the classifier's raw per-code log-scores, in taxonomy order
+    text: str | None = None  # what a generating classifier wrote (None for scorers, which write nothing)
+    version: str = ""
+    origin: str = "classifier"
 
     @classmethod
-    def from_scores(cls, scores: Sequence[float], taxonomy: Taxonomy) -> "Prediction":
+    def from_scores(cls, scores: Sequence[float], taxonomy: Taxonomy, version: str = "") -> "Prediction":
         """Softmax over per-code log-scores (log-likelihoods or logits), in taxonomy order."""
         top = max(scores)
         weights = [math.exp(s - top) for s in scores]
         total = sum(weights)
         ranking = sorted(zip(taxonomy.codes, (w / total for w in weights)), key=lambda kv: -kv[1])
         code, confidence = ranking[0]
-        return cls(code, taxonomy.by_code(code).name, confidence, ranking)
+        return cls(code, taxonomy.by_code(code).name, confidence, ranking, tuple(float(s) for s in scores), version=version)
 
     def top(self, n: int = 3) -> list[tuple[str, float]]:
         return self.ranking[:n]
@@ -49,6 +60,7 @@ class Classifier(Protocol):
 
     taxonomy: Taxonomy
     name: str
+    version: str  # stamped on every Prediction (see Prediction.version)
 
     def classify(self, question: str) -> Prediction: ...
 

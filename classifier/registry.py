@@ -1,46 +1,64 @@
-"""Versioned classifier artifacts under <data_dir>/models, the active pointer, and `load_classifier`.
+"""Trained classifier versions under <data_dir>/models, the active pointer, and `load_version`.
 
-Each `household finetune` run writes a folder (v0001, v0002, ...) holding `adapter/`, `config.json`,
-`metrics.json` and `predictions.jsonl`. The file `active` names the version in use; it is replaced
-atomically, so an interrupted run never leaves the product without a working model.
+Each `household finetune` run writes a folder (v0001, v0002, ...; see classifier/version.py for
+what it holds). The file `active` names the version in use; it is replaced atomically, so an
+interrupted run never leaves the product without a working model. `load_version` is the one way
+to turn a version (or none yet) into a classifier: the product, `eval`, `export` and the bench
+all use it, so they all load what the version recorded.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from classifier.dataset import Example
+from classifier import version as record
 from classifier.prediction import Classifier
-from household.errors import HouseholdError
+from classifier.version import VersionInfo
+from household.errors import HouseholdError, ModelNotFoundError, ServiceError
 from household.settings import Settings
 from household.taxonomy import Taxonomy
 
 log = logging.getLogger(__name__)
 
+NAME_RE = re.compile(r"v\d{4,}")
+KINDS = ("auto", "llm", "embedding", "ensemble")
+
 
 @dataclass(frozen=True)
 class ModelVersion:
-    version: str
     path: Path
+    info: VersionInfo
+
+    @property
+    def version(self) -> str:
+        return self.path.name
 
     @property
     def adapter(self) -> Path:
         return self.path / "adapter"
 
     @property
-    def metrics(self) -> dict[str, Any]:
-        file = self.path / "metrics.json"
-        return json.loads(file.read_text()) if file.exists() else {}
+    def head(self) -> Path:
+        """The embedding head trained on this version's training split."""
+        return self.path / "head.npz"
 
-    @property
-    def config(self) -> dict[str, Any]:
-        file = self.path / "config.json"
-        return json.loads(file.read_text()) if file.exists() else {}
+    def check(self) -> None:
+        """Refuse, in one line, a version whose files are gone (a half-deleted or hand-edited folder)."""
+        missing = [p.name for p in (self.adapter / "adapter_config.json", self.head) if not p.exists()]
+        if missing:
+            raise ModelNotFoundError(
+                f"model version {self.version} is broken ({', '.join(missing)} missing in {self.path}): "
+                "switch to a good one with `household models use vNNNN` (see `household models list`) or retrain"
+            )
 
 
 class Registry:
@@ -48,82 +66,152 @@ class Registry:
         self.dir = Path(models_dir)
 
     def versions(self) -> list[ModelVersion]:
-        if not self.dir.exists():
-            return []
-        done = [
-            p for p in self.dir.iterdir()
-            if p.is_dir() and (p / "metrics.json").exists() and not p.name.endswith(".partial")
-        ]
-        return [ModelVersion(p.name, p) for p in sorted(done)]
+        """Finished versions, oldest first; an unreadable folder is left out with a warning."""
+        found = []
+        for path in sorted(self.dir.glob("v[0-9]*")) if self.dir.exists() else []:
+            if not (path.is_dir() and NAME_RE.fullmatch(path.name) and (path / record.FILE).exists()):
+                continue
+            try:
+                found.append(ModelVersion(path, record.read(path)))
+            except ModelNotFoundError as exc:
+                log.warning("%s", exc)
+        return found
 
-    def get(self, version: str) -> ModelVersion:
-        path = self.dir / version
-        if not (path / "metrics.json").exists():
+    def get(self, name: str) -> ModelVersion:
+        """A version of this registry by name (v0003); anything else, a path included, is refused."""
+        path = self.dir / name
+        if not NAME_RE.fullmatch(name) or not (path / record.FILE).exists():
             known = ", ".join(v.version for v in self.versions()) or "none yet: run `household finetune`"
-            raise HouseholdError(f"no model version {version!r} (known: {known})")
-        return ModelVersion(version, path)
+            raise HouseholdError(f"no model version {name!r} in {self.dir} (known: {known})")
+        return ModelVersion(path, record.read(path))
 
     def active(self) -> ModelVersion | None:
+        """The version in use, or None before the first fine-tune; a broken one raises with how to fix it."""
         pointer = self.dir / "active"
         if not pointer.exists():
             return None
-        name = pointer.read_text().strip()
-        return ModelVersion(name, self.dir / name) if (self.dir / name / "metrics.json").exists() else None
+        name = pointer.read_text(encoding="utf-8").strip()
+        try:
+            chosen = self.get(name)
+        except HouseholdError:
+            raise ModelNotFoundError(
+                f"the active model version {name!r} is gone from {self.dir}: "
+                "run `household models use vNNNN` with one of `household models list`"
+            ) from None
+        chosen.check()
+        return chosen
 
-    def activate(self, version: str) -> ModelVersion:
-        chosen = self.get(version)
+    def activate(self, name: str) -> ModelVersion:
+        chosen = self.get(name)
+        chosen.check()
         tmp = self.dir / f".active.{os.getpid()}"
-        tmp.write_text(version + "\n")
+        tmp.write_text(name + "\n", encoding="utf-8")
         tmp.replace(self.dir / "active")
         return chosen
 
-    def next_version(self) -> str:
-        numbers = [int(p.name[1:]) for p in self.dir.glob("v[0-9]*") if p.name[1:].isdigit()] if self.dir.exists() else []
-        return f"v{max(numbers, default=0) + 1:04d}"
+    @contextmanager
+    def reserve(self) -> Iterator[str]:
+        """The next version name, held under the registry's lock for a whole training run.
+
+        A second `household finetune` on the same data dir is refused at once instead of racing for
+        the same number (and deleting the other's work in progress).
+        """
+        from filelock import FileLock, Timeout
+
+        self.dir.mkdir(parents=True, exist_ok=True)
+        try:
+            with FileLock(self.dir / ".finetune.lock", timeout=0):
+                numbers = [int(p.name[1:]) for p in self.dir.glob("v[0-9]*") if NAME_RE.fullmatch(p.name)]
+                yield f"v{max(numbers, default=0) + 1:04d}"
+        except Timeout:
+            raise ServiceError(f"another `household finetune` is running on {self.dir}; wait for it to finish") from None
 
 
-def training_examples(settings: Settings, taxonomy: Taxonomy) -> list[Example]:
-    """What the embedding head learns from: the same training split a fine-tune uses (dataset train
-    split + the family's corrections + scope-note phrases), so `auto` picks among what users get."""
-    from finetune.data import assemble
-
-    return assemble(settings, taxonomy).split.train
-
-
-def load_embedding(
-    settings: Settings, taxonomy: Taxonomy, examples: list[Example] | None = None, embedder: Any = None
+def load_version(
+    settings: Settings, taxonomy: Taxonomy, version: ModelVersion | None = None, kind: str = "auto",
+    embedder: Any = None,
 ) -> Classifier:
-    """The embedding head; pass `embedder` to share one loaded MiniLM with the store."""
-    from classifier.embedding import EmbeddingClassifier
-    from household.models import load_embedder
+    """The classifier of `version` (None: the un-tuned base model and the default head).
 
-    examples = training_examples(settings, taxonomy) if examples is None else examples
-    return EmbeddingClassifier.cached(
-        embedder or load_embedder(settings.embedding_model), taxonomy, examples, settings.cache_dir,
-        settings.embedding_model, settings.max_question_chars,
-    )
-
-
-def load_classifier(settings: Settings, taxonomy: Taxonomy, kind: str | None = None, embedder: Any = None) -> Classifier:
-    """The product's classifier: `settings.classifier` (auto picks what won on the validation split)."""
-    kind = kind or settings.classifier
-    active = Registry(settings.models_dir).active()
+    `kind` is auto (what won on the version's validation split), llm, embedding or ensemble. The LLM
+    is always the version's own base model plus its adapter, whatever the current profile names;
+    pass `embedder` to share one loaded MiniLM with the store.
+    """
+    if kind not in KINDS:
+        raise HouseholdError(f"unknown classifier {kind!r}: choose one of {', '.join(KINDS)}")
+    if version is not None:
+        version.check()
     if kind == "auto":
-        kind = active.metrics.get("selection", {}).get("winner", "embedding") if active else "embedding"
+        kind = version.info.selection.winner if version else "embedding"
     if kind == "embedding":
-        return load_embedding(settings, taxonomy, embedder=embedder)
-    from classifier.llm import LLMClassifier
-
-    if active is None:
-        log.warning("no fine-tuned adapter yet (run `household finetune`); using the un-tuned base model")
-    config = active.config if active else {}
-    llm = LLMClassifier.load(
-        settings, taxonomy, active.adapter if active else None,
-        config.get("label_mode", "code"), config.get("prompt_style", "full"),
-    )
+        return _head(settings, taxonomy, version, embedder)
+    llm = _llm(settings, taxonomy, version)
     if kind == "llm":
         return llm
     from classifier.ensemble import EnsembleClassifier
 
-    weight = active.metrics.get("selection", {}).get("ensemble_weight", 1.0) if active else 1.0
-    return EnsembleClassifier(llm, load_embedding(settings, taxonomy, embedder=embedder), weight)
+    weight = version.info.selection.ensemble_weight if version else 1.0
+    return EnsembleClassifier(llm, _head(settings, taxonomy, version, embedder), weight)
+
+
+def load_active(settings: Settings, taxonomy: Taxonomy, kind: str | None = None, embedder: Any = None) -> Classifier:
+    """The product's classifier: the active version (if any) as `kind`, default `settings.classifier`."""
+    active = Registry(settings.models_dir).active()
+    return load_version(settings, taxonomy, active, kind or settings.classifier, embedder)
+
+
+def _llm(settings: Settings, taxonomy: Taxonomy, version: ModelVersion | None) -> Classifier:
+    from classifier.llm import LLMClassifier
+
+    if version is None:
+        log.warning("no fine-tuned adapter yet (run `household finetune`); using the un-tuned base model")
+        llm = LLMClassifier.load(settings.classifier_model, settings, taxonomy)
+        llm.version = "base"
+        return llm
+    info = version.info
+    try:
+        llm = LLMClassifier.load(info.base_model, settings, taxonomy, version.adapter, info.label_mode, info.prompt_style)
+    except ModelNotFoundError as exc:
+        raise ModelNotFoundError(f"model version {version.version} was trained on {info.base_model}: {exc}") from None
+    llm.version = version.version
+    return llm
+
+
+def _head(settings: Settings, taxonomy: Taxonomy, version: ModelVersion | None, embedder: Any) -> Classifier:
+    """The version's own head, or before any version the default head (trained once, then cached)."""
+    from classifier.embedding import EmbeddingClassifier
+    from household.models import load_embedder
+
+    if version is not None and version.info.embedding_model != settings.embedding_model:
+        log.warning("version %s's head was trained on %s, not %s: loading its embedder",
+                    version.version, version.info.embedding_model, settings.embedding_model)
+        embedder = None
+    model_id = version.info.embedding_model if version else settings.embedding_model
+    embedder = embedder or load_embedder(model_id)
+    if version is not None:
+        head = EmbeddingClassifier.load(version.head, embedder, taxonomy, settings.max_question_chars)
+        head.version = version.version
+        return head
+    path = default_head_path(settings, taxonomy)
+    if path.exists():
+        head = EmbeddingClassifier.load(path, embedder, taxonomy, settings.max_question_chars)
+    else:
+        from classifier.dataset import default_training_examples
+
+        log.info("training the default embedding head from %s (once)", settings.questions_dir)
+        head = EmbeddingClassifier.train(embedder, taxonomy, default_training_examples(settings, taxonomy),
+                                         max_chars=settings.max_question_chars)
+        head.save(path)
+    head.version = "default"
+    return head
+
+
+def default_head_path(settings: Settings, taxonomy: Taxonomy) -> Path:
+    """Where the default head is cached: keyed by the embedder, the taxonomy and the dataset files' sizes and
+    times, so editing the dataset retrains it while loading never has to read the dataset."""
+    files = [settings.taxonomy_file]
+    for folder in (settings.questions_dir, settings.extra_questions_dir):
+        files += sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
+    stamp = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+    key = hashlib.sha256(json.dumps([settings.embedding_model, taxonomy.codes, stamp]).encode()).hexdigest()[:16]
+    return settings.cache_dir / "heads" / f"default-{key}.npz"

@@ -1,4 +1,4 @@
-"""`household ask`, `search`, `eval-retrieval`, `feedback list|delete|export` and `ui`."""
+"""`household ask`, `chat`, `search`, `eval-retrieval`, `feedback list|delete|export` and `ui`."""
 
 from __future__ import annotations
 
@@ -15,7 +15,10 @@ from household.app import App, pass_app
 from household.errors import ConfigError, HouseholdError, InputError
 
 if TYPE_CHECKING:
+    from chatbot.answer import Answer
     from chatbot.assistant import Assistant
+    from chatbot.conversation import Conversation
+    from chatbot.followup_evaluation import ConversationReport
     from chatbot.retrieval import Retrieval
     from storage.store import Hit
 
@@ -54,6 +57,7 @@ def retrieval_dict(retrieval: "Retrieval", app: App) -> dict[str, Any]:
         "classification": retrieval.prediction.as_dict(app.taxonomy),
         "path": retrieval.path,
         "codes": retrieval.codes,
+        "follow_up": retrieval.follow_up.as_dict() if retrieval.follow_up else None,
         "hits": [hit_dict(hit, i, app) for i, hit in enumerate(retrieval.hits, 1)],
     }
 
@@ -63,7 +67,8 @@ def _tag(retrieval: "Retrieval", app: App) -> str:
     category = app.taxonomy.by_code(retrieval.prediction.code)
     colour = tuple(int(category.color.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4))
     tag = click.style(f"[{category.name}]", fg=colour, bold=True)
-    return f"{tag} {retrieval.prediction.confidence:.0%} · search: {retrieval.path}"
+    carried = " · from your previous question" if retrieval.follow_up and retrieval.follow_up.carried else ""
+    return f"{tag} {retrieval.prediction.confidence:.0%}{carried} · search: {retrieval.path}"
 
 
 def _source_line(hit: dict[str, Any]) -> str:
@@ -76,8 +81,9 @@ def _source_line(hit: dict[str, Any]) -> str:
 @click.option("--category", metavar="NAME", help="Search this category instead of the predicted one.")
 @click.option("--no-filter", is_flag=True, help="Search every record, whatever the category.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (answer, classification, sources).")
+@click.option("--follow-up-of", metavar="PREVIOUS", help="Read QUESTION as a follow-up of this previous question.")
 @pass_app
-def ask(app: App, question: str, category: str | None, no_filter: bool, as_json: bool) -> None:
+def ask(app: App, question: str, category: str | None, no_filter: bool, as_json: bool, follow_up_of: str | None) -> None:
     """Answer QUESTION from your records: category tag, streamed answer, then the sources it cites.
 
     If the answer cannot be generated (Ollama down, model not pulled) the reason is printed
@@ -88,34 +94,101 @@ def ask(app: App, question: str, category: str | None, no_filter: bool, as_json:
       household ask "when did we replace the pool pump?"
       household ask "what's the alarm code" --json
       household --profile qwen ask "who serviced the AC last summer"   # answers via Ollama
+      household ask "who did it?" --follow-up-of "when was the water heater last flushed?"
     """
+    from chatbot.conversation import Conversation, Exchange
+
     assistant = _assistant(app)
-    retrieval = assistant.retrieve(question, code=_code(app, category), use_filter=not no_filter)
+    history = Conversation()
+    if follow_up_of:
+        history.add(Exchange.of(assistant.retrieve(follow_up_of)))
+    retrieval = assistant.retrieve(question, code=_code(app, category), use_filter=not no_filter, history=history)
+    _, error = _reply(app, assistant, retrieval, history, as_json)
+    if error:
+        sys.exit(1)
+
+
+def _reply(
+    app: App, assistant: "Assistant", retrieval: "Retrieval", history: "Conversation | None", as_json: bool = False
+) -> tuple["Answer", str | None]:
+    """Print the tag, the streamed answer, its evidence and sources (or one JSON object); the answer and its error."""
     result = retrieval_dict(retrieval, app)
     sources = result.pop("hits")
     if not as_json:
         click.echo(_tag(retrieval, app))
-    pieces: list[str] = []
+    answer = assistant.answer(retrieval, history)
     error = None
     try:
-        for piece in assistant.answer(retrieval):
-            pieces.append(piece)
+        for piece in answer:
             if not as_json:
                 click.echo(piece, nl=False)
     except HouseholdError as exc:
         error = str(exc)
     if as_json:
-        click.echo(json.dumps({**result, "answer": "".join(pieces), "error": error, "sources": sources}))
+        click.echo(json.dumps({**result, **answer.as_dict(), "error": error, "sources": sources}))
     else:
-        if pieces:
+        if answer.text:
             click.echo()
         if error:
             click.secho(f"Error: {error}", fg="red", err=True)
+        _evidence_lines(answer, app)
         click.echo("\nSources:" if sources else "\nNo matching records.")
         for hit in sources:
             click.echo(_source_line(hit))
-    if error:
-        sys.exit(1)
+    return answer, error
+
+
+@click.command()
+@pass_app
+def chat(app: App) -> None:
+    """Chat in the terminal: each question is read in the conversation so far, so "who did it?" works.
+
+    Every turn prints the category tag (marked "from your previous question" when a follow-up was
+    searched under the previous category), the answer, its evidence and sources. Type /new to start
+    a new conversation; Ctrl-D ends the chat.
+
+    \b
+    Example:
+      household chat
+      > when was the water heater last flushed?
+      > who did it?
+    """
+    from chatbot.conversation import Conversation, Exchange
+
+    assistant = _assistant(app)
+    history = Conversation()
+    click.echo("Ask about your records; /new starts a new conversation, Ctrl-D ends.")
+    while True:
+        click.echo("\n> ", nl=False)
+        line = sys.stdin.readline()
+        if not line:
+            click.echo()
+            return
+        question = line.strip()
+        if question == "/new":
+            history.clear()
+            click.echo("New conversation.")
+            continue
+        if not question:
+            continue
+        try:
+            retrieval = assistant.retrieve(question, history=history)
+        except HouseholdError as exc:
+            click.secho(f"Error: {exc}", fg="red", err=True)
+            continue
+        answer, _ = _reply(app, assistant, retrieval, history)
+        history.add(Exchange.of(retrieval, answer.text))
+
+
+def _evidence_lines(answer: "Answer", app: App) -> None:
+    """The quoted lines under the answer, and the facts no record holds."""
+    if answer.unverified:
+        click.secho("Unverified (in no retrieved record): " + ", ".join(answer.unverified), fg="yellow")
+    if answer.evidence:
+        click.echo("\nEvidence:")
+    for item in answer.evidence:
+        where = " · ".join(filter(None, [item.source, item.date, _name(app, item.category)]))
+        click.echo(f"  [{item.rank}] \"{item.text}\" ({where})")
 
 
 @click.command()
@@ -167,25 +240,32 @@ def eval_retrieval(app: App, qa_file: Path, corpus: Path | None, k: int, as_json
     QA_FILE holds JSON lines {question, category, doc, answer_contains}; a question counts as a
     hit when one of the k chunks comes from `doc` (path under the corpus folder) and contains one
     of the `answer_contains` strings. The classifier's accuracy on the questions is reported too.
+    Rows {turns: [FIRST, FOLLOW-UP], category, doc, answer_contains, switch, standalone} are
+    conversations: their last turn is reported apart, alone (the baseline), read in its
+    conversation, and as the standalone question.
 
     \b
     Examples:
       household eval-retrieval data/household/qa.jsonl --corpus data/household
+      household eval-retrieval data/household/conversations.jsonl --corpus data/household
       household eval-retrieval my-qa.jsonl -k 3 --json
     """
-    from chatbot.evaluation import MODES, evaluate, load_qa
+    from chatbot.evaluation import MODES, UNTIMED, evaluate, load_qa
+    from chatbot.followup_evaluation import evaluate_conversations, load_conversations
 
-    rows = load_qa(qa_file, app.taxonomy)
+    conversations = load_conversations(qa_file, app.taxonomy)
+    rows = load_qa(qa_file, app.taxonomy, required=not conversations)
     with tempfile.TemporaryDirectory(prefix="household-eval-") as tmp:
-        if corpus is not None:
-            assistant = _ingested(app, Path(tmp), corpus)
-        else:
-            assistant = _assistant(app)
-            if assistant.store.count() == 0:
-                raise InputError(f"the store {assistant.store.location} is empty: ingest first, or pass --corpus DIR")
-        report = evaluate(assistant.retriever, rows, k, progress=True)  # the bar goes to stderr
+        assistant = _evaluated(app, Path(tmp), corpus)
+        report = evaluate(assistant.retriever, rows, k, progress=True) if rows else None  # the bar goes to stderr
+        followups = evaluate_conversations(assistant.retriever, conversations, k, progress=True)
     if as_json:
-        click.echo(json.dumps(report.as_dict()))
+        click.echo(json.dumps({**(report.as_dict() if report else {}),
+                               **({"conversations": followups.as_dict()} if conversations else {})}))
+        return
+    if conversations:
+        _conversation_lines(followups)
+    if report is None:
         return
     labels = {"filter": "with the category filter", "no_filter": "without the filter", "widening": "widening policy"}
     click.echo(f"{report.questions} questions, hit@{k}:")
@@ -193,19 +273,97 @@ def eval_retrieval(app: App, qa_file: Path, corpus: Path | None, k: int, as_json
         click.echo(f"  {labels[mode]:<26} {report.rate(mode):6.1%}")
     click.echo(f"classification accuracy      {report.accuracy:6.1%}")
     click.echo("widening paths: " + ", ".join(f"{p} {n}" for p, n in report.paths.most_common()))
+    if report.timed:
+        click.echo(f"{report.timed} time questions: hit@{k} / right entry ranked above the older ones")
+        for mode, label in [*labels.items(), (UNTIMED, "widening, time words ignored")]:
+            hit, ordered = report.time_rates(mode)
+            click.echo(f"  {label:<28} {hit:6.1%} / {ordered:6.1%}")
     for miss in report.misses:
         click.echo(f"  missed ({', '.join(miss['missed'])}): line {miss['line']}: {miss['question']}")
+
+
+def _conversation_lines(report: "ConversationReport") -> None:
+    """The follow-up figures: the last turn alone (baseline), read in its conversation, and written standalone."""
+    click.echo(f"{report.conversations} conversations ({report.switches} topic switches), last turn, "
+               f"hit@{report.k} / searched under the right category:")
+    labels = {"alone": "alone (no history)", "resolved": "in its conversation", "standalone": "standalone question"}
+    for way, label in labels.items():
+        click.echo(f"  {label:<26} {report.rate(way):6.1%} / {report.category_rate(way):6.1%}")
+    click.echo(f"topic switches under the new category: alone {report.category_rate('alone', True):.1%}, "
+               f"in conversation {report.category_rate('resolved', True):.1%}")
+    for miss in report.misses:
+        what = "missed" if not miss["hit"] else "wrong category"
+        click.echo(f"  {what} (searched {miss['searched_under']}): line {miss['line']}: {' / '.join(miss['turns'])}")
+
+
+@click.command("eval-answers")
+@click.argument("qa_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--corpus", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Ingest this folder into a temporary store and evaluate on it (default: the configured store).")
+@click.option("--unanswerable", "unanswerable_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="JSON lines {question, kind} the records cannot answer: the answer should abstain.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable report, with every miss.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Write answers.json and answers.md into this folder.")
+@pass_app
+def eval_answers(app: App, qa_file: Path, corpus: Path | None, unanswerable_file: Path | None, as_json: bool,
+                 out: Path | None) -> None:
+    """Measure the answers on QA_FILE: accuracy, citations, groundedness, abstention, latency.
+
+    QA_FILE is the `eval-retrieval` format (conversation rows too: their last turn is answered
+    alone, in its conversation and standalone); an answer is correct when it holds every
+    `answer_contains` string (dates and amounts normalised on both sides) in at most 300 characters.
+    The answering backend is the generator_backend setting (reader, transformers or ollama).
+
+    \b
+    Examples:
+      household eval-answers data/household/qa.jsonl --corpus data/household \\
+          --unanswerable data/household/unanswerable.jsonl --out reports/answers
+      HOUSEHOLD_GENERATOR_BACKEND=transformers household eval-answers qa.jsonl --json
+    """
+    from chatbot.answer_evaluation import evaluate_answers, load_unanswerable
+    from chatbot.evaluation import load_qa
+
+    from chatbot.followup_evaluation import answer_conversations, load_conversations
+
+    conversations = load_conversations(qa_file, app.taxonomy)
+    rows = load_qa(qa_file, app.taxonomy, required=not conversations)
+    unanswerable = load_unanswerable(unanswerable_file) if unanswerable_file else []
+    with tempfile.TemporaryDirectory(prefix="household-eval-") as tmp:
+        assistant = _evaluated(app, Path(tmp), corpus)
+        report = evaluate_answers(assistant, rows, unanswerable, progress=True)
+        followups = answer_conversations(assistant, conversations, progress=True) if conversations else None
+    written = report.write(out) if out and rows else []
+    if as_json:
+        click.echo(json.dumps({**report.as_dict(), **({"conversations": followups.as_dict()} if followups else {})}))
+        return
+    if rows:
+        click.echo(report.markdown())
+    if followups:
+        click.echo(followups.markdown())
+    for path in written:
+        click.echo(f"Wrote {path}")
+
+
+def _evaluated(app: App, tmp: Path, corpus: Path | None) -> "Assistant":
+    """The Assistant an evaluation asks: over `corpus` ingested into `tmp`, else over the configured store."""
+    if corpus is not None:
+        return _ingested(app, tmp, corpus)
+    assistant = _assistant(app)
+    if assistant.store.count() == 0:
+        raise InputError(f"the store {assistant.store.location} is empty: ingest first, or pass --corpus DIR")
+    return assistant
 
 
 def _ingested(app: App, store_dir: Path, corpus: Path) -> "Assistant":
     """An Assistant over a fresh store in `store_dir` holding `corpus`; models and caches stay the configured ones."""
     from chatbot.assistant import Assistant
-    from classifier.registry import load_classifier
+    from classifier.registry import load_active
     from ingest.category import CategoryAssigner
     from ingest.pipeline import Pipeline
     from storage.store import Store
 
-    classifier = load_classifier(app.settings, app.taxonomy)
+    classifier = load_active(app.settings, app.taxonomy)
     store = Store(app.settings.replace(data_dir=store_dir, chroma_url=""), getattr(classifier, "embedder", None))
     assigner = CategoryAssigner(app.settings, app.taxonomy, classifier=classifier)
     report = Pipeline(store.settings, store, assigner).run([corpus], progress=True)
@@ -297,4 +455,4 @@ def ui(ctx: click.Context, port: int | None, host: str | None) -> None:
     os.execve(sys.executable, command, env)  # become streamlit, so signals (Ctrl-C, kill) reach it directly
 
 
-commands = [ask, search, eval_retrieval, feedback, ui]
+commands = [ask, chat, search, eval_retrieval, eval_answers, feedback, ui]

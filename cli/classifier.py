@@ -21,9 +21,9 @@ def classify(app: App, question: str, kind: str | None, as_json: bool) -> None:
 
     Example: household classify "when did we last backwash the pool filter"
     """
-    from classifier.registry import load_classifier
+    from classifier.registry import load_active
 
-    classifier = load_classifier(app.settings, app.taxonomy, kind)
+    classifier = load_active(app.settings, app.taxonomy, kind)
     prediction = classifier.classify(question)
     if as_json:
         click.echo(json.dumps({"classifier": classifier.name, **prediction.as_dict(app.taxonomy)}))

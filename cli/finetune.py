@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +66,7 @@ def finetune(
     """Retrain the classifier (LoRA) from data/questions, data/questions-extra and feedback; measure it, version it.
 
     \b
-    Writes <data_dir>/models/vNNNN/ (adapter, config, metrics, predictions, report/) and activates
+    Writes <data_dir>/models/vNNNN/ (adapter, head.npz, version.json, predictions, report/) and activates
     it only if its test accuracy is not lower than the active version's. Feedback from the chat
     (the feedback store) is always included; --feedback adds a file of corrections.
 
@@ -84,26 +83,26 @@ def finetune(
 
     chosen: dict[str, Any] = {
         "objective": objective, "epochs": epochs, "learning_rate": lr, "max_minutes": max_minutes, "seed": seed,
+        "rank": rank,
     }
-    if rank is not None:
-        chosen.update(rank=rank, alpha=2 * rank)
     config = FinetuneConfig(label_mode=label_mode, **{k: v for k, v in chosen.items() if v is not None})
     outcome = run(app.settings, app.taxonomy, config, feedback, force, command=_as_command(ctx))
-    metrics, train = outcome.metrics, outcome.metrics["train"]
+    info = outcome.version.info
+    train = info.training
     click.echo(
-        f"\n{outcome.version.version}: LoRA {label_mode}s on {metrics['base_model']}, "
-        f"{train['trainable_params']:,} trainable of {train['total_params']:,} parameters, "
-        f"{train['seconds'] / 60:.1f} min, best epoch {train['best_epoch']}"
+        f"\n{info.version}: LoRA {label_mode}s on {info.base_model}, "
+        f"{train.trainable_params:,} trainable of {train.total_params:,} parameters, "
+        f"{train.seconds / 60:.1f} min, best epoch {train.best_epoch}"
     )
-    click.echo(f"Test split ({metrics['data']['test']} questions), before and after:")
-    for line in _table(outcome.evaluations):
+    click.echo(f"Test split ({info.data.test} questions), before and after:")
+    for line in _table(list(outcome.evaluations.values())):
         click.echo(line)
-    selection = metrics["selection"]
-    val = selection["val_accuracy"]
-    runner_up = max((acc for kind, acc in val.items() if kind != selection["winner"]), default=0.0)
+    selection = info.selection
+    val = selection.val_accuracy
+    runner_up = max((acc for kind, acc in val.items() if kind != selection.winner), default=0.0)
     click.echo(
-        f"`auto` uses: {selection['winner']} (validation {val[selection['winner']]:.1%}, "
-        f"{100 * (val[selection['winner']] - runner_up):+.1f} points over the next best)"
+        f"`auto` uses: {selection.winner} (validation {val[selection.winner]:.1%}, "
+        f"{100 * (val[selection.winner] - runner_up):+.1f} points over the next best)"
     )
     click.secho(outcome.reason, fg="green" if outcome.activated else "yellow")
     click.echo(f"Report: {outcome.version.path / 'report' / 'report.md'}")
@@ -136,31 +135,11 @@ def eval_(
       household eval --compare                         # the seed's four scenarios and the alternatives
       household eval --model v0002 --questions my-questions.jsonl
     """
-    from classifier.dataset import load_examples
-    from finetune.data import assemble
-    from finetune.evaluation import Evaluation, evaluate
-    from finetune.report import write_report
-    from finetune.scenarios import build_classifier, report_context, reported_version
-    from finetune.scenarios import compare as compare_all
+    from finetune.scenarios import run_eval
 
-    settings, taxonomy = app.settings, app.taxonomy
-    if questions is not None:
-        examples = load_examples(questions, taxonomy, require_group=False)
-    else:
-        examples = assemble(settings, taxonomy).split.test
-    if compare:
-        results = compare_all(settings, taxonomy, examples, latency_sample, progress=not as_json)
-        title = "Household question classifier: every scenario"
-    else:
-        classifier = build_classifier(settings, taxonomy, model_spec)
-        results = [evaluate(classifier, examples, latency_sample=latency_sample, progress=not as_json)]
-        title = f"Household question classifier: {results[0].name}"
-    evaluated = [r.name for r in results if isinstance(r, Evaluation)]
-    lora_codes = next((n for n in evaluated if n.startswith("LoRA codes")), None)
-    before = "base + names, generated (seed)" if compare and lora_codes else None
-    context = report_context(reported_version(settings, model_spec, compare))
-    folder = out or settings.data_dir / "reports" / datetime.now().strftime("%Y%m%d-%H%M%S")
-    files = write_report(folder, results, title, context, before, lora_codes, _as_command(ctx))
+    run = run_eval(app.settings, app.taxonomy, model_spec, compare, questions, out, latency_sample, _as_command(ctx),
+                   progress=not as_json)
+    examples, results, files = run.examples, run.results, run.files
     if as_json:
         click.echo(files["json"].read_text(encoding="utf-8").rstrip())
         return
@@ -184,14 +163,12 @@ def models_list(app: App, as_json: bool) -> None:
 
     registry = Registry(app.settings.models_dir)
     active = registry.active()
-    rows = []
-    for v in registry.versions():
-        m = v.metrics
-        rows.append({
-            "version": v.version, "created": m.get("created", ""), "label_mode": m.get("label_mode", ""),
-            "test_accuracy": m.get("test_accuracy"), "winner": m.get("selection", {}).get("winner", ""),
-            "active": active is not None and v.version == active.version,
-        })
+    rows = [
+        {"version": v.version, "created": v.info.created, "label_mode": v.info.label_mode,
+         "test_accuracy": v.info.test_accuracy, "winner": v.info.selection.winner,
+         "active": active is not None and v.version == active.version}
+        for v in registry.versions()
+    ]
     if as_json:
         click.echo(json.dumps(rows))
         return
@@ -200,8 +177,8 @@ def models_list(app: App, as_json: bool) -> None:
         return
     click.echo(f"  {'version':<8} {'created':<19} {'labels':<6} {'test acc':>8}  auto uses")
     for r in rows:
-        acc = f"{r['test_accuracy']:.1%}" if r["test_accuracy"] is not None else "-"
-        click.echo(f"{'*' if r['active'] else ' '} {r['version']:<8} {r['created']:<19} {r['label_mode']:<6} {acc:>8}  {r['winner']}")
+        click.echo(f"{'*' if r['active'] else ' '} {r['version']:<8} {r['created']:<19} {r['label_mode']:<6} "
+                   f"{r['test_accuracy']:>8.1%}  {r['winner']}")
 
 
 @models.command("use")
@@ -215,8 +192,7 @@ def models_use(app: App, version: str) -> None:
     from classifier.registry import Registry
 
     chosen = Registry(app.settings.models_dir).activate(version)
-    acc = chosen.metrics.get("test_accuracy")
-    click.echo(f"{chosen.version} is now active" + (f" (test accuracy {acc:.1%})" if acc is not None else ""))
+    click.echo(f"{chosen.version} is now active (test accuracy {chosen.info.test_accuracy:.1%})")
 
 
 @models.command("export-ollama")
@@ -229,8 +205,9 @@ def models_export(app: App, version: str, out: Path | None, quant: str) -> None:
     """Merge VERSION's adapter into its base model and write model.gguf + Modelfile for Ollama.
 
     \b
-    The file is verified here by loading it back with transformers: same tokens, same codes on the
-    test split. Ollama itself is not run; the command to import it is printed.
+    The file is verified here by llama.cpp, the engine Ollama runs (needs llama-cpp-python): same
+    tokens, same codes on the test split. It replaces an earlier export only once verified.
+    Ollama itself is not run; the command to import it is printed.
     Example: household models export-ollama v0003 --quant q8_0 --out ./ollama-classifier
     """
     from finetune.export import export_ollama
@@ -239,7 +216,7 @@ def models_export(app: App, version: str, out: Path | None, quant: str) -> None:
     size = result.gguf.stat().st_size / 2**20
     click.echo(f"Wrote {result.gguf} ({size:.0f} MiB, {quant}) and {result.modelfile}")
     click.echo(
-        f"Verified with transformers on {result.questions} test questions: tokenizer identical, "
+        f"Verified with {result.engine} on {result.questions} test questions: tokenizer identical, "
         f"{result.agreement:.1%} same codes as the in-process merged model "
         f"({result.file_agreement:.0%} at the file's own precision)."
     )

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from classifier.dataset import Example, Split, load_examples, normalize, split
+from classifier.dataset import Example, Split, extra_examples, load_examples, normalize, scope_examples, split
 from household.errors import DataError
 from household.jsonl import objects
 from household.settings import Settings
@@ -92,27 +92,3 @@ def assemble(settings: Settings, taxonomy: Taxonomy, feedback_file: Path | None 
     taken = {normalize(ex.question) for ex in parts.train + parts.val + parts.test}
     extra = [ex for ex in extra_examples(settings, taxonomy) if normalize(ex.question) not in taken]
     return replace(data, split=Split(parts.train + extra + scope_examples(taxonomy), parts.val, parts.test))
-
-
-def extra_examples(settings: Settings, taxonomy: Taxonomy) -> list[Example]:
-    """Labelled questions for training only (settings.extra_questions_dir; absent: none).
-
-    They never enter the split, so adding some leaves the validation and test questions as they
-    were; one that repeats a dataset or corrected question is left out (`assemble`).
-    """
-    folder = settings.extra_questions_dir
-    return load_examples(folder, taxonomy) if folder.is_dir() and any(folder.glob("*.jsonl")) else []
-
-
-def scope_examples(taxonomy: Taxonomy) -> list[Example]:
-    """Short training examples cut from each category's scope note ("pool pump", "anode rod", ...).
-
-    The labelled questions cannot mention every thing a category covers; the scope notes in
-    categories.toml list them, so the model also learns the taxonomy's own vocabulary.
-    """
-    examples = []
-    for category in taxonomy:
-        phrases = [category.name] + [p.strip(" .") for p in category.scope.replace(":", ",").split(",")]
-        for phrase in dict.fromkeys(p for p in phrases if p):
-            examples.append(Example(phrase, category.code, f"scope:{category.code}", "categories.toml"))
-    return examples

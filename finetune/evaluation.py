@@ -159,9 +159,5 @@ def evaluate(
         bar.update(len(rest[i : i + batch_size]))
     batch_seconds = time.perf_counter() - start
     bar.close()
-    outputs = getattr(classifier, "outputs", None)
-    records = [
-        Record(ex.question, ex.code, p.code, p.confidence, outputs.get(ex.question) if outputs is not None else None)
-        for ex, p in zip(examples, predictions)
-    ]
+    records = [Record(ex.question, ex.code, p.code, p.confidence, p.text) for ex, p in zip(examples, predictions)]
     return Evaluation(label, classifier.taxonomy, records, single_ms, batch_seconds, len(rest))

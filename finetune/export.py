@@ -2,15 +2,22 @@
 
 Ollama imports neither a Qwen3 safetensors model nor a LoRA adapter on it, only GGUF, so the
 adapter is merged into the base weights and written with the `gguf` package's writer (F16 or
-Q8_0), with the tokenizer and chat template as metadata. The file is then proven, not assumed:
-transformers loads it back (`gguf_file=`) and must tokenize the prompt identically and predict
-the same codes as the in-process merged model on the test split. Ollama itself does not run here.
+Q8_0), with the tokenizer and chat template as metadata. The file is then proven, not assumed, by
+the engine Ollama runs: llama.cpp (llama-cpp-python) loads it and must tokenize the prompt
+identically and score the same codes on the test split as the in-process merged model.
+
+Memory: one copy of the model. Tensors are encoded and written one at a time, and each is then
+rounded in place to the file's precision, which gives the reference at file precision without a
+second model (bench: `python -m bench --only export`). The file is written under a temporary
+name and renamed over `model.gguf` only once verified, so an interrupted or failed export leaves
+the previous one, and the `verification.json` that names its checksum, untouched.
 """
 
 from __future__ import annotations
 
-import copy
+import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -19,17 +26,18 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from classifier.prediction import Prediction, clean_question
 from classifier.prompt import instructions
-from classifier.registry import Registry
+from classifier.registry import Registry, load_version
 from finetune.data import assemble
-from finetune.scenarios import load_version, version_settings
-from household.errors import HouseholdError
+from household.errors import HouseholdError, ModelNotFoundError
 from household.models import resolve
 from household.settings import Settings
 from household.taxonomy import Taxonomy
 
 QUANTS = ("f16", "q8_0")
 OLLAMA_NAME = "household-classifier"
+LLAMA_CPP_HINT = "pip install llama-cpp-python  # builds llama.cpp from source, about ten minutes"
 
 
 @dataclass(frozen=True)
@@ -41,8 +49,10 @@ class Export:
     quant: str
     questions: int
     tokenizer_identical: bool
-    file_agreement: float  # vs the merged model with the file's own rounding: proves the format
-    agreement: float  # vs the in-process float32 merged model: what quantization costs
+    file_agreement: float  # llama.cpp vs the merged model rounded to the file's precision: proves the format
+    agreement: float  # llama.cpp vs the in-process float32 merged model: what quantization costs
+    engine: str = ""  # what read the file back: llama.cpp's version
+    gguf_sha256: str = ""  # the file this verification is about
 
     @property
     def ok(self) -> bool:
@@ -55,58 +65,56 @@ def export_ollama(
     progress: bool = True,
 ) -> Export:
     """Merge, write model.gguf + Modelfile into `out` (default <version>/ollama), verify; raise if it differs."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from classifier.llm import LLMClassifier
-
     if quant not in QUANTS:
         raise HouseholdError(f"quantization must be one of {', '.join(QUANTS)}, not {quant!r}")
+    llama_cpp = _llama_cpp()
     chosen = Registry(settings.models_dir).get(version)
-    llm = load_version(settings, taxonomy, chosen)
+    llm = load_version(settings, taxonomy, chosen, "llm")
     llm.model = llm.model.merge_and_unload().eval()
     llm.reset_prefix_cache()
     folder = Path(out) if out else chosen.path / "ollama"
     folder.mkdir(parents=True, exist_ok=True)
     gguf_path = folder / "model.gguf"
-    pre = pre_tokenizer(version_settings(settings, chosen).classifier_model, llm.model.config.model_type)
-    stored = write_gguf(llm.model, llm.tokenizer, gguf_path, quant, pre, f"{OLLAMA_NAME}-{version}", progress)
-    modelfile = write_modelfile(folder, llm, instructions(taxonomy, llm.label_mode, llm.prompt_style))
-
-    reference = copy.deepcopy(llm.model)
-    reference.load_state_dict(stored, strict=False)
-    reference_llm = LLMClassifier(
-        reference, llm.tokenizer, taxonomy, llm.label_mode, llm.max_chars, llm.batch_size, llm.prompt_style
-    )
-    loaded_model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_path.name, dtype=torch.float32).eval()
-    loaded_tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_path.name)
-    if loaded_tokenizer.pad_token_id is None:
-        loaded_tokenizer.pad_token = loaded_tokenizer.eos_token
-    loaded = LLMClassifier(
-        loaded_model, loaded_tokenizer, taxonomy, llm.label_mode, llm.max_chars, llm.batch_size, llm.prompt_style
-    )
-
     questions = [ex.question for ex in assemble(settings, taxonomy).split.test]
-    identical = (
-        (loaded.prefix_ids, loaded.suffix_ids, loaded.label_ids, loaded.question_ids(questions))
-        == (llm.prefix_ids, llm.suffix_ids, llm.label_ids, llm.question_ids(questions))
-    )
-    codes = _codes(loaded, questions, "verifying: GGUF model", progress)
-    same_file = np.mean([a == b for a, b in zip(codes, _codes(reference_llm, questions, "  same precision", progress))])
-    same_model = np.mean([a == b for a, b in zip(codes, _codes(llm, questions, "  in-process model", progress))])
-    result = Export(
-        folder, gguf_path, modelfile, f"cd {folder} && ollama create {OLLAMA_NAME} -f Modelfile", quant,
-        len(questions), identical, float(same_file), float(same_model),
-    )
-    (folder / "verification.json").write_text(
-        json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in asdict(result).items()}, indent=2) + "\n"
-    )
-    if not result.ok:
-        raise HouseholdError(
-            f"the GGUF export of {version} does not reproduce the model: tokenizer identical {identical}, "
-            f"agreement {same_model:.1%} (file precision {same_file:.1%}) on {len(questions)} test questions; "
-            f"see {folder / 'verification.json'}"
+    in_process = _codes(llm, questions, "in-process model", progress)
+
+    partial = folder / f".model.gguf.partial-{os.getpid()}"
+    try:
+        pre = pre_tokenizer(chosen.info.base_model, llm.model.config.model_type)
+        write_gguf(llm.model, llm.tokenizer, partial, quant, pre, f"{OLLAMA_NAME}-{version}", progress)
+        llm.reset_prefix_cache()  # the weights are now the file's, rounded
+        same_precision = _codes(llm, questions, "  same precision", progress)
+        identical, from_file = _read_back(llama_cpp, partial, llm, questions, progress)
+        result = Export(
+            folder, gguf_path, folder / "Modelfile", f"cd {folder} && ollama create {OLLAMA_NAME} -f Modelfile",
+            quant, len(questions), identical, _agreement(from_file, same_precision), _agreement(from_file, in_process),
+            f"llama.cpp (llama-cpp-python {llama_cpp.__version__})", _sha256(partial),
         )
+        if not result.ok:
+            _write_text(folder / "verification.failed.json", _as_json(result))
+            raise HouseholdError(
+                f"the GGUF export of {version} does not reproduce the model: tokenizer identical {identical}, "
+                f"agreement {result.agreement:.1%} (file precision {result.file_agreement:.1%}) on "
+                f"{len(questions)} test questions in llama.cpp; the previous export is kept; see "
+                f"{folder / 'verification.failed.json'}"
+            )
+        _write_text(result.modelfile, modelfile_text(llm, instructions(taxonomy, llm.label_mode, llm.prompt_style)))
+        os.replace(partial, gguf_path)
+        _write_text(folder / "verification.json", _as_json(result))
+    finally:
+        partial.unlink(missing_ok=True)
+    (folder / "verification.failed.json").unlink(missing_ok=True)
     return result
+
+
+def _llama_cpp() -> Any:
+    try:
+        import llama_cpp
+    except ImportError:
+        raise ModelNotFoundError(
+            f"the export is verified with llama.cpp, which is not installed: run `{LLAMA_CPP_HINT}`"
+        ) from None
+    return llama_cpp
 
 
 def _codes(classifier: Any, questions: list[str], desc: str, progress: bool) -> list[str]:
@@ -114,6 +122,76 @@ def _codes(classifier: Any, questions: list[str], desc: str, progress: bool) -> 
     for start in tqdm(range(0, len(questions), 32), desc=desc, unit="batch", disable=not progress):
         codes.extend(p.code for p in classifier.classify_many(questions[start : start + 32]))
     return codes
+
+
+def _agreement(a: list[str], b: list[str]) -> float:
+    return float(np.mean([x == y for x, y in zip(a, b)])) if a else 1.0
+
+
+def _read_back(llama_cpp: Any, path: Path, llm: Any, questions: list[str], progress: bool) -> tuple[bool, list[str]]:
+    """(tokenizer identical, codes) as llama.cpp reads and runs the file: the classifier's scoring, token by token.
+
+    Each label's score is the summed log-probability of its tokens after prefix + question, as in
+    `LLMClassifier.score`; the prefix is evaluated once and the KV cache rewound to it per question.
+    """
+    rows = llm.question_ids(questions)
+    engine = llama_cpp.Llama(
+        model_path=str(path), n_ctx=len(llm.prefix_ids) + max(map(len, rows)) + max(map(len, llm.label_ids)) + 8,
+        logits_all=True, verbose=False, n_threads=torch.get_num_threads(),
+    )
+
+    def tokens(text: str) -> list[int]:
+        return engine.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+
+    prompt = llm.prompt
+    identical = (
+        tokens(prompt.prefix) == llm.prefix_ids and tokens(prompt.suffix) == llm.suffix_ids
+        and [tokens(label + prompt.end) for label in prompt.labels] == llm.label_ids
+        and all(tokens(clean_question(q, llm.max_chars)) + llm.suffix_ids == row for q, row in zip(questions, rows))
+    )
+    engine.reset()
+    engine.eval(llm.prefix_ids)
+    codes = []
+    for row in tqdm(rows, desc="verifying: llama.cpp", unit="question", disable=not progress):
+        engine.n_tokens = len(llm.prefix_ids)
+        engine.eval(row)
+        end = engine.n_tokens
+        first = _log_softmax(engine.scores[end - 1])
+        scores = []
+        for label in llm.label_ids:
+            total = float(first[label[0]])
+            if len(label) > 1:
+                engine.n_tokens = end
+                engine.eval(label[:-1])
+                total += sum(float(_log_softmax(engine.scores[end - 1 + t])[label[t]]) for t in range(1, len(label)))
+            scores.append(total)
+        codes.append(Prediction.from_scores(scores, llm.taxonomy).code)
+    engine.close()
+    return identical, codes
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits.astype(np.float64) - logits.max()
+    return shifted - np.log(np.exp(shifted).sum())
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _as_json(result: Export) -> str:
+    return json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in asdict(result).items()}, indent=2) + "\n"
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write whole or not at all: a temporary name, then a rename."""
+    temporary = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
 
 
 def pre_tokenizer(base_spec: str, model_type: str) -> str:
@@ -133,24 +211,32 @@ def _llama_permute(w: np.ndarray, n_head: int) -> np.ndarray:
     return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
 
-def _encode(w: np.ndarray, quant: str) -> tuple[np.ndarray, Any]:
-    """(bytes to write, GGML type): vectors stay F32; matrices F16, or Q8_0 where rows split into blocks."""
+def _qtype(shape: tuple[int, ...], quant: str) -> Any:
+    """The GGML type a tensor is stored as: vectors F32; matrices F16, or Q8_0 where rows split into blocks."""
     from gguf import GGMLQuantizationType as Q
+
+    if len(shape) == 1:
+        return Q.F32
+    return Q.Q8_0 if quant == "q8_0" and shape[-1] % 32 == 0 else Q.F16
+
+
+def _encode(w: np.ndarray, quant: str) -> tuple[np.ndarray, Any]:
+    """(bytes to write, GGML type) of one tensor."""
     from gguf.quants import quantize
 
-    if w.ndim == 1:
-        return w.astype(np.float32), Q.F32
-    if quant == "q8_0" and w.shape[-1] % 32 == 0:
-        return quantize(w.astype(np.float32), Q.Q8_0), Q.Q8_0
-    return w.astype(np.float16), Q.F16
+    qtype = _qtype(w.shape, quant)
+    if qtype.name == "Q8_0":
+        return quantize(w.astype(np.float32), qtype), qtype
+    return w.astype(np.float32 if qtype.name == "F32" else np.float16), qtype
 
 
-def write_gguf(
-    model: Any, tokenizer: Any, path: Path, quant: str, pre: str, name: str, progress: bool = True
-) -> dict[str, torch.Tensor]:
-    """Write the model; return its weights as the file stores them (rounded), in transformers' layout."""
+def write_gguf(model: Any, tokenizer: Any, path: Path, quant: str, pre: str, name: str, progress: bool = True) -> None:
+    """Write the model tensor by tensor, rounding each of its weights in place to the file's precision.
+
+    Afterwards `model` computes what the file holds; only one tensor's encoding exists at a time.
+    """
     from gguf import MODEL_ARCH, GGUFWriter, LlamaFileType, get_tensor_name_map
-    from gguf.quants import dequantize
+    from gguf.quants import dequantize, quant_shape_to_byte_shape
 
     config = model.config
     arches = {"llama": MODEL_ARCH.LLAMA, "qwen3": MODEL_ARCH.QWEN3}
@@ -181,7 +267,7 @@ def write_gguf(
     _add_tokenizer(writer, tokenizer, config.vocab_size, pre)
 
     names = get_tensor_name_map(arches[config.model_type], config.num_hidden_layers)
-    stored: dict[str, torch.Tensor] = {}
+    tensors = []
     for key, tensor in model.state_dict().items():
         if key == "lm_head.weight" and config.tie_word_embeddings:
             continue
@@ -189,18 +275,26 @@ def write_gguf(
         gguf_name = names.get_name(stem)
         if gguf_name is None:
             raise HouseholdError(f"GGUF export: no GGUF name for tensor {key}")
-        w = tensor.detach().float().cpu().numpy()
-        data, qtype = _encode(w, quant)
-        stored[key] = torch.from_numpy(dequantize(data, qtype).reshape(w.shape).copy())
-        if config.model_type == "llama" and stem.endswith(("q_proj", "k_proj")):
-            heads = config.num_attention_heads if stem.endswith("q_proj") else config.num_key_value_heads
-            data, _ = _encode(_llama_permute(w, heads), quant)
-        writer.add_tensor(f"{gguf_name}.{suffix}", data, raw_dtype=qtype)
+        qtype = _qtype(tuple(tensor.shape), quant)
+        shape = quant_shape_to_byte_shape(tuple(tensor.shape), qtype) if qtype.name == "Q8_0" else tuple(tensor.shape)
+        dtype = np.uint8 if qtype.name == "Q8_0" else (np.float32 if qtype.name == "F32" else np.float16)
+        nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+        writer.add_tensor_info(f"{gguf_name}.{suffix}", shape, np.dtype(dtype), nbytes, raw_dtype=qtype)
+        tensors.append((stem, tensor))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
-    writer.write_tensors_to_file(progress=progress)
+    writer.write_ti_data_to_file()
+    with torch.no_grad():
+        for stem, tensor in tqdm(tensors, desc="writing GGUF", unit="tensor", disable=not progress):
+            w = tensor.detach().float().cpu().numpy()
+            data, qtype = _encode(w, quant)
+            rounded = dequantize(data, qtype).reshape(w.shape)
+            if config.model_type == "llama" and stem.endswith(("q_proj", "k_proj")):
+                heads = config.num_attention_heads if stem.endswith("q_proj") else config.num_key_value_heads
+                data, _ = _encode(_llama_permute(w, heads), quant)
+            writer.write_tensor_data(data)
+            tensor.copy_(torch.from_numpy(rounded))
     writer.close()
-    return stored
 
 
 def _add_tokenizer(writer: Any, tokenizer: Any, vocab_size: int, pre: str) -> None:
@@ -240,7 +334,7 @@ def _add_tokenizer(writer: Any, tokenizer: Any, vocab_size: int, pre: str) -> No
         writer.add_chat_template(tokenizer.chat_template)
 
 
-def write_modelfile(folder: Path, llm: Any, system: str) -> Path:
+def modelfile_text(llm: Any, system: str) -> str:
     """The prompt the adapter was trained on, as an Ollama TEMPLATE + SYSTEM, with greedy short answers."""
     prompt = llm.prompt
     lines = ["# The household question classifier: answers with one category code.", "FROM ./model.gguf"]
@@ -253,6 +347,4 @@ def write_modelfile(folder: Path, llm: Any, system: str) -> Path:
     stops = [t for t in dict.fromkeys([llm.tokenizer.eos_token, *specials]) if t]
     lines += [f'PARAMETER stop "{stop}"' for stop in stops]
     lines += ["PARAMETER temperature 0", "PARAMETER num_predict 4", ""]
-    path = folder / "Modelfile"
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+    return "\n".join(lines)

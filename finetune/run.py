@@ -8,6 +8,7 @@ version's (`force` overrides): a retrain can never silently make the product wor
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
@@ -20,8 +21,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from classifier import version as record
 from classifier.dataset import Example
-from classifier.registry import ModelVersion, Registry, load_embedding
+from classifier.registry import ModelVersion, Registry
+from classifier.version import DataSummary, Lora, Score, Selection, Training, VersionInfo
 from finetune.data import TrainingData, assemble
 from finetune.evaluation import Evaluation, evaluate
 from finetune.report import write_report
@@ -38,14 +41,15 @@ CHEAPEST_FIRST = ("embedding", "llm", "ensemble")  # ties go to the cheaper clas
 @dataclass(frozen=True)
 class Outcome:
     version: ModelVersion
-    metrics: dict[str, Any]
     activated: bool
     reason: str
     previous: ModelVersion | None
-    evaluations: list[Evaluation]
+    evaluations: dict[str, Evaluation]  # by role: base (before), llm (after), embedding, ensemble
 
 
-def select(llm: Any, embedding: Any, val: Sequence[Example], weights: Sequence[float] = ENSEMBLE_WEIGHTS) -> dict:
+def select(
+    llm: Any, embedding: Any, val: Sequence[Example], weights: Sequence[float] = ENSEMBLE_WEIGHTS
+) -> Selection:
     """Pick the product's classifier and the ensemble weight on the validation split."""
     from classifier.ensemble import llm_scores
 
@@ -62,17 +66,7 @@ def select(llm: Any, embedding: Any, val: Sequence[Example], weights: Sequence[f
     weight = max(weights, key=lambda w: (grid[w], -abs(np.log(w))))  # ties: the weight nearest 1
     val_accuracy = {"llm": accuracy(llm_lp), "embedding": accuracy(emb_lp), "ensemble": grid[weight]}
     winner = max(CHEAPEST_FIRST, key=lambda kind: val_accuracy[kind])
-    return {
-        "winner": winner,
-        "val_accuracy": val_accuracy,
-        "ensemble_weight": weight,
-        "ensemble_grid": {str(w): acc for w, acc in grid.items()},
-    }
-
-
-def _brief(ev: Evaluation) -> dict[str, Any]:
-    return {"name": ev.name, "accuracy": round(ev.accuracy, 4), "correct": sum(r.correct for r in ev.records),
-            "n": len(ev.records), "invalid": ev.invalid, "latency_ms": ev.latency()}
+    return Selection(winner, weight, val_accuracy, {str(w): acc for w, acc in grid.items()})
 
 
 def finetune(
@@ -86,91 +80,103 @@ def finetune(
     latency_sample: int = 20,
 ) -> Outcome:
     """Train, measure and store a new version; activate it if it passes the gate."""
+    from classifier.embedding import EmbeddingClassifier
     from classifier.ensemble import EnsembleClassifier
     from classifier.llm import LLMClassifier
+    from household.models import load_embedder
 
     data = assemble(settings, taxonomy, feedback_file)
     config = replace(config, base_model=config.base_model or settings.classifier_model)
     registry = Registry(settings.models_dir)
-    version = registry.next_version()
-    partial = registry.dir / f"{version}.partial"
-    if partial.exists():  # left by a run that was killed
-        shutil.rmtree(partial)
-    try:
-        partial.mkdir(parents=True)
-        llm = LLMClassifier.load(
-            settings.replace(classifier_model=config.base_model), taxonomy, None, config.label_mode, config.prompt_style
-        )
-        # "Before" gives the un-tuned model its best chance: the full prompt, scope notes included.
-        untuned = LLMClassifier(llm.model, llm.tokenizer, taxonomy, config.label_mode, llm.max_chars, llm.batch_size)
-        before = evaluate(untuned, data.split.test, f"base {config.label_mode}s", latency_sample, progress=progress)
-        result = train(llm, data.split.train, data.split.val, config, progress=progress)
-        llm.model.save_pretrained(partial / "adapter")
-        llm.tokenizer.save_pretrained(partial / "adapter")
-        embedding = load_embedding(settings, taxonomy, data.split.train)
-        selection = select(llm, embedding, data.split.val)
-        ensemble = EnsembleClassifier(llm, embedding, selection["ensemble_weight"])
-        after = evaluate(llm, data.split.test, f"LoRA {config.label_mode}s ({version})", latency_sample, progress=progress)
-        evaluations = [
-            before,
-            after,
-            evaluate(embedding, data.split.test, "embedding head", latency_sample, progress=progress),
-            evaluate(ensemble, data.split.test, f"ensemble (w={selection['ensemble_weight']:g})", latency_sample,
-                     progress=progress),
-        ]
-        metrics = _metrics(version, config, data, result, evaluations, selection)
-        _write_version(partial, config, metrics, evaluations, command)
-        _write_json(partial / "metrics.json", metrics)  # last: its presence marks a finished version
-        partial.rename(registry.dir / version)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    return _gate(registry, registry.get(version), metrics, force, evaluations)
+    with registry.reserve() as version:
+        partial = registry.dir / f"{version}.partial"
+        if partial.exists():  # left by a run that was killed (the lock says none is running)
+            shutil.rmtree(partial)
+        try:
+            partial.mkdir(parents=True)
+            llm = LLMClassifier.load(config.base_model, settings, taxonomy, None, config.label_mode, config.prompt_style)
+            # "Before" gives the un-tuned model its best chance: the full prompt, scope notes included.
+            untuned = LLMClassifier(llm.model, llm.tokenizer, taxonomy, config.label_mode, llm.max_chars, llm.batch_size)
+            before = evaluate(untuned, data.split.test, f"base {config.label_mode}s", latency_sample, progress=progress)
+            result = train(llm, data.split.train, data.split.val, config, progress=progress)
+            llm.version = version
+            llm.model.save_pretrained(partial / "adapter")
+            llm.tokenizer.save_pretrained(partial / "adapter")
+            embedding = EmbeddingClassifier.train(load_embedder(settings.embedding_model), taxonomy, data.split.train,
+                                                  max_chars=settings.max_question_chars)
+            embedding.version = version
+            embedding.save(partial / "head.npz")
+            selection = select(llm, embedding, data.split.val)
+            ensemble = EnsembleClassifier(llm, embedding, selection.ensemble_weight)
+            evaluations = {
+                "base": before,
+                "llm": evaluate(llm, data.split.test, f"LoRA {config.label_mode}s ({version})", latency_sample,
+                                progress=progress),
+                "embedding": evaluate(embedding, data.split.test, "embedding head", latency_sample, progress=progress),
+                "ensemble": evaluate(ensemble, data.split.test, f"ensemble (w={selection.ensemble_weight:g})",
+                                     latency_sample, progress=progress),
+            }
+            info = _info(version, settings, config, data, result, evaluations, selection)
+            _write_outputs(partial, info, evaluations, command)
+            record.write(partial, info)  # last: its presence marks a finished version
+            partial.rename(registry.dir / version)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        return _gate(registry, registry.get(version), force, evaluations)
 
 
-def _write_version(
-    folder: Path, config: FinetuneConfig, metrics: dict[str, Any], evaluations: list[Evaluation], command: str
-) -> None:
-    """config.json, predictions.jsonl and the report (metrics.json is written last, by the caller)."""
-    _write_json(folder / "config.json", asdict(config))
+def _write_outputs(folder: Path, info: VersionInfo, evaluations: dict[str, Evaluation], command: str) -> None:
+    """predictions.jsonl and the report (version.json is written last, by the caller)."""
     with (folder / "predictions.jsonl").open("w", encoding="utf-8") as fh:
-        for ev in evaluations[1:]:
-            for row in ev.predictions():
-                fh.write(json.dumps({"classifier": ev.name, **row}) + "\n")
-    context = {"version": metrics["version"], "config": asdict(config)}
-    context.update({key: metrics[key] for key in ("train", "data", "selection")})
-    before, after = evaluations[0].name, evaluations[1].name
-    title = f"Fine-tune {metrics['version']}: LoRA with {config.label_mode}s"
-    write_report(folder / "report", evaluations, title, context, before, after, command)
+        for role in ("llm", "embedding", "ensemble"):
+            for row in evaluations[role].predictions():
+                fh.write(json.dumps({"classifier": evaluations[role].name, **row}) + "\n")
+    title = f"Fine-tune {info.version}: LoRA with {info.label_mode}s"
+    write_report(folder / "report", list(evaluations.values()), title, report_context(info),
+                 evaluations["base"].name, evaluations["llm"].name, command)
 
 
-def _metrics(
-    version: str, config: FinetuneConfig, data: TrainingData, result: TrainResult, evaluations: list[Evaluation],
-    selection: dict,
-) -> dict[str, Any]:
-    base, llm, embedding, ensemble = evaluations
-    return {
-        "version": version,
-        "created": datetime.now().isoformat(timespec="seconds"),
-        "label_mode": config.label_mode,
-        "base_model": config.base_model,
-        "test_accuracy": round(llm.accuracy, 4),
-        "test": {"base": _brief(base), "llm": _brief(llm), "embedding": _brief(embedding), "ensemble": _brief(ensemble)},
-        "selection": selection,
-        "train": asdict(result),
-        "data": {
-            "train": len(data.split.train), "val": len(data.split.val), "test": len(data.split.test),
-            "corrections": len(data.corrections), "relabelled": data.relabelled, "moved_to_train": data.moved,
-        },
-    }
+def report_context(info: VersionInfo) -> dict[str, Any]:
+    """What a report shows of a trained version: its run's config, training history, data and selection."""
+    return {"version": info.version, "config": info.config, "train": asdict(info.training), "data": asdict(info.data),
+            "selection": asdict(info.selection)}
 
 
-def _gate(
-    registry: Registry, new: ModelVersion, metrics: dict, force: bool, evaluations: list[Evaluation]
-) -> Outcome:
+def _score(ev: Evaluation) -> Score:
+    return Score(ev.name, round(ev.accuracy, 4), sum(r.correct for r in ev.records), len(ev.records), ev.invalid,
+                 ev.latency())
+
+
+def _info(
+    version: str, settings: Settings, config: FinetuneConfig, data: TrainingData, result: TrainResult,
+    evaluations: dict[str, Evaluation], selection: Selection,
+) -> VersionInfo:
+    fingerprint = hashlib.sha256(json.dumps([(ex.question, ex.code) for ex in data.split.train]).encode()).hexdigest()
+    return VersionInfo(
+        version=version,
+        created=datetime.now().isoformat(timespec="seconds"),
+        base_model=config.base_model,
+        embedding_model=settings.embedding_model,
+        label_mode=config.label_mode,
+        prompt_style=config.prompt_style,
+        objective=config.objective,
+        lora=Lora(config.rank, config.alpha, config.dropout, tuple(config.target_modules), config.top_layers),
+        selection=selection,
+        test={role: _score(ev) for role, ev in evaluations.items()},
+        data=DataSummary(
+            len(data.split.train), len(data.split.val), len(data.split.test), len(data.corrections), data.relabelled,
+            data.moved, fingerprint[:16],
+        ),
+        training=Training(**asdict(result)),
+        config=asdict(config),
+    )
+
+
+def _gate(registry: Registry, new: ModelVersion, force: bool, evaluations: dict[str, Evaluation]) -> Outcome:
     previous = registry.active()
-    accuracy = metrics["test_accuracy"]
-    old = previous.metrics.get("test_accuracy", 0.0) if previous else None
+    accuracy = new.info.test_accuracy
+    old = previous.info.test_accuracy if previous else None
     if previous is None or force or accuracy >= old:
         registry.activate(new.version)
         if previous is None:
@@ -179,12 +185,12 @@ def _gate(
             reason = f"{new.version} is now active: test accuracy {accuracy:.1%} >= {previous.version}'s {old:.1%}"
         else:
             reason = f"{new.version} is now active (--force) although its test accuracy {accuracy:.1%} < {previous.version}'s {old:.1%}"
-        return Outcome(new, metrics, True, reason, previous, evaluations)
+        return Outcome(new, True, reason, previous, evaluations)
     reason = (
         f"{new.version} was NOT activated: its test accuracy {accuracy:.1%} is below the active {previous.version}'s "
         f"{old:.1%}; keep {previous.version}, or run `household models use {new.version}` (or --force) to switch"
     )
-    return Outcome(new, metrics, False, reason, previous, evaluations)
+    return Outcome(new, False, reason, previous, evaluations)
 
 
 def _write_json(path: Path, value: Any) -> None:

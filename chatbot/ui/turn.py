@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from chatbot.conversation import Conversation, Exchange
 from household.errors import HouseholdError
 
 if TYPE_CHECKING:
+    from chatbot.answer import Answer
     from chatbot.assistant import Assistant
-    from storage.feedback import FeedbackStore
     from chatbot.retrieval import Retrieval
     from classifier.prediction import Prediction
 
@@ -21,6 +23,7 @@ class Turn:
     predicted: "Prediction | None" = None  # the classifier's own verdict, kept when the user forces a category
     forced: str | None = None  # code the user reran the search with
     answer: str | None = None  # None until the answer has been streamed
+    checked: "Answer | None" = None  # the streamed answer with its evidence and unverified facts
     error: str | None = None  # one-line message when the search or the generator failed
     notice: str | None = None  # confirmation after a correction was saved
 
@@ -29,28 +32,45 @@ class Turn:
         """The category the answer was searched under: the user's choice, else the classifier's."""
         return self.forced or (self.predicted.code if self.predicted else None)
 
+    @property
+    def carried(self) -> bool:
+        """Searched under the previous question's category (a follow-up), not one of its own."""
+        follow_up = self.retrieval.follow_up if self.retrieval else None
+        return bool(follow_up and follow_up.carried and not self.forced)
 
-def ask(assistant: "Assistant", question: str) -> Turn:
-    """Classify and search; a failure becomes the turn's error message instead of an exception."""
+
+def conversation(turns: "list[Turn]") -> Conversation:
+    """The context the next question is read in: the turns that were searched, as the library keeps them."""
+    return Conversation([Exchange.of(t.retrieval, t.answer or "", t.forced) for t in turns if t.retrieval])
+
+
+def ask(assistant: "Assistant", question: str, history: Conversation | None = None) -> Turn:
+    """Classify and search in the conversation so far; a failure becomes the turn's error message."""
     try:
-        retrieval = assistant.retrieve(question)
+        retrieval = assistant.retrieve(question, history=history)
     except HouseholdError as exc:
         return Turn(question, error=str(exc))
     return Turn(question, retrieval, retrieval.prediction)
 
 
-def rerun(assistant: "Assistant", turn: Turn, code: str) -> None:
-    """Search again under `code` and clear the answer so the page streams a fresh one."""
+def rerun(assistant: "Assistant", turn: Turn, code: str, history: Conversation | None = None) -> None:
+    """Search again under `code` (a follow-up in the `history` it was asked in) and clear the answer."""
     try:
-        turn.retrieval = assistant.retrieve(turn.question, code=code)
+        turn.retrieval = assistant.retrieve(turn.question, code=code, history=history)
     except HouseholdError as exc:
         turn.error = str(exc)
         return
     turn.forced, turn.answer, turn.error = code, None, None
 
 
-def save_correction(feedback: "FeedbackStore", assistant: "Assistant", turn: Turn, code: str) -> int:
-    """Store (question, predicted, corrected, model version) for the next fine-tune; returns the row id."""
+def save_correction(assistant: "Assistant", turn: Turn, code: str) -> int:
+    """Store (question, predicted, corrected, the model that predicted) for the next fine-tune; returns the row id."""
     if turn.predicted is None:
         raise ValueError("a turn without a classification cannot be corrected")
-    return feedback.add(turn.question, turn.predicted.code, code, assistant.model_version())
+    return assistant.correct(turn.question, turn.predicted, code, context_of(turn))
+
+
+def context_of(turn: Turn) -> str:
+    """The conversation a follow-up was read in, as stored with its correction (JSON); "" for a lone question."""
+    follow_up = turn.retrieval.follow_up if turn.retrieval else None
+    return json.dumps(follow_up.as_dict()) if follow_up else ""

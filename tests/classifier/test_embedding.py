@@ -4,6 +4,7 @@ import pytest
 
 from classifier.dataset import load_examples, split
 from classifier.embedding import EmbeddingClassifier, ZeroShotRouter
+from household.errors import ModelNotFoundError
 from household.taxonomy import Taxonomy
 
 REPO = Path(__file__).resolve().parents[2]
@@ -25,12 +26,29 @@ def test_embedding_head_beats_chance_on_held_out_split(embedder, taxonomy: Taxon
     assert accuracy(classifier, parts.test) > 10 * chance
 
 
-def test_cached_head_reloads_identically(embedder, taxonomy: Taxonomy, parts, tmp_path: Path) -> None:
-    first = EmbeddingClassifier.cached(embedder, taxonomy, parts.train[:200], tmp_path, "minilm")
-    assert len(list((tmp_path / "heads").glob("*.npz"))) == 1
-    second = EmbeddingClassifier.cached(embedder, taxonomy, parts.train[:200], tmp_path, "minilm")
+def test_a_saved_head_reloads_identically_and_refuses_another_taxonomy(
+    embedder, taxonomy: Taxonomy, parts, tmp_path: Path
+) -> None:
+    first = EmbeddingClassifier.train(embedder, taxonomy, parts.train[:200])
+    first.save(tmp_path / "head.npz")
+    second = EmbeddingClassifier.load(tmp_path / "head.npz", embedder, taxonomy)
     questions = [ex.question for ex in parts.val[:20]]
-    assert [p.code for p in first.classify_many(questions)] == [p.code for p in second.classify_many(questions)]
+    assert [p.scores for p in first.classify_many(questions)] == [p.scores for p in second.classify_many(questions)]
+    fewer = Taxonomy(list(taxonomy)[:-1])
+    with pytest.raises(ModelNotFoundError, match="another taxonomy"):
+        EmbeddingClassifier.load(tmp_path / "head.npz", embedder, fewer)
+
+
+def test_the_default_head_trains_once_and_loading_never_reads_the_dataset(settings, taxonomy, embedder,
+                                                                          monkeypatch) -> None:
+    from classifier import dataset
+    from classifier.registry import default_head_path, load_version
+
+    first = load_version(settings, taxonomy, None, "embedding", embedder)
+    assert first.version == "default" and default_head_path(settings, taxonomy).exists()
+    monkeypatch.setattr(dataset, "load_examples", lambda *a, **k: pytest.fail("the dataset was parsed"))
+    again = load_version(settings, taxonomy, None, "embedding", embedder)
+    assert again.classify("pool pump is loud").scores == first.classify("pool pump is loud").scores
 
 
 def test_zero_shot_router_beats_chance(embedder, taxonomy: Taxonomy, parts) -> None:

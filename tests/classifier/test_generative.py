@@ -57,13 +57,12 @@ def test_an_answer_without_a_label_is_an_invalid_prediction(coder: GenerativeCla
     """The random tiny model writes no code: every answer is invalid, kept raw, and counted."""
     questions = ["when did we buy the fridge", "pool pump broke", "who trims the oak"]
     predictions = coder.classify_many(questions)
-    assert set(coder.outputs) == set(questions)
-    assert all(coder.parse(coder.outputs[q]) is None for q in questions)
+    assert all(p.text is not None and coder.parse(p.text) is None for p in predictions)
     assert [p.code for p in predictions] == ["", "", ""] and all(p.confidence == 0.0 for p in predictions)
     ev = evaluate(coder, [Example(q, "QF", "g") for q in questions], latency_sample=1, progress=False)
     assert ev.invalid == 3 and ev.accuracy == 0.0
     assert ev.confusion()[0][-1] == "invalid" and ev.confusion()[1][taxonomy.index("QF")][-1] == 3
-    assert [m["output"] for m in ev.summary()["misses"]] == [coder.outputs[q] for q in questions]
+    assert [m["output"] for m in ev.summary()["misses"]] == [p.text for p in predictions]
 
 
 @pytest.mark.slow
@@ -75,13 +74,14 @@ def test_smollm_answers_are_parsed_or_counted_invalid(smollm, taxonomy, settings
     coder = GenerativeClassifier(model, tokenizer, taxonomy, "code", batch_size=4)
     examples = split(load_examples(settings.questions_dir, taxonomy)).test[::40]
     ev = evaluate(coder, examples, latency_sample=2, progress=False)
-    parsed = [coder.parse(coder.outputs[ex.question]) for ex in examples]
+    written = [r.output for r in ev.records]
+    parsed = [coder.parse(text) for text in written]
     assert ev.invalid == parsed.count(None)
     assert [r.predicted or None for r in ev.records] == parsed
-    assert all(len(tokenizer(coder.outputs[ex.question]).input_ids) <= 8 for ex in examples)
+    assert all(len(tokenizer(text).input_ids) <= 8 for text in written)
 
     # The batch with its shared prefix cache writes what the model writes for each prompt alone.
-    for ex in examples[:2]:
+    for ex, text in zip(examples[:2], written):
         ids = torch.tensor([coder.prefix_ids + coder._ids(ex.question) + coder.suffix_ids])
         alone = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=8, do_sample=False)
-        assert tokenizer.decode(alone[0, ids.shape[1]:], skip_special_tokens=True).strip() == coder.outputs[ex.question]
+        assert tokenizer.decode(alone[0, ids.shape[1]:], skip_special_tokens=True).strip() == text

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from gguf import GGUFReader
 from gguf.quants import dequantize
 
+from classifier import version as record
 from classifier.prompt import instructions
 from finetune.export import _llama_permute, export_ollama, write_gguf
 from cli.main import main
@@ -42,8 +43,8 @@ def test_f16_export_round_trips_through_gguf_with_identical_predictions(trained,
     assert modelfile.startswith("# ") and "FROM ./model.gguf" in modelfile
     template = r'TEMPLATE """<\|im_start\|>system\n\{\{ \.System \}\}<\|im_end\|>\n.*\{\{ \.Prompt \}\}'
     assert re.search(template, modelfile, re.DOTALL)
-    config = json.loads((trained.models_dir / "v0001" / "config.json").read_text())
-    assert f'SYSTEM """{instructions(taxonomy, "code", config["prompt_style"])}"""' in modelfile
+    style = record.read(trained.models_dir / "v0001").prompt_style
+    assert f'SYSTEM """{instructions(taxonomy, "code", style)}"""' in modelfile
     for line in ('PARAMETER stop "<|im_end|>"', "PARAMETER temperature 0", "PARAMETER num_predict 4"):
         assert line in modelfile
 
@@ -51,7 +52,9 @@ def test_f16_export_round_trips_through_gguf_with_identical_predictions(trained,
 def test_q8_tensors_hold_the_weights_in_llama_cpp_layout(tiny_lm, tmp_path) -> None:
     model, tokenizer = tiny_lm
     path = tmp_path / "model.gguf"
-    stored = write_gguf(copy.deepcopy(model), tokenizer, path, "q8_0", "default", "tiny", progress=False)
+    rounded = copy.deepcopy(model)
+    write_gguf(rounded, tokenizer, path, "q8_0", "default", "tiny", progress=False)
+    stored = rounded.state_dict()
     tensors = {t.name: t for t in GGUFReader(path).tensors}
     assert tensors["blk.0.ffn_up.weight"].tensor_type.name == "Q8_0"
     assert tensors["blk.0.attn_norm.weight"].tensor_type.name == "F32"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,9 @@ import torch
 from click.testing import CliRunner
 from peft import PeftModel
 
+from classifier import version as record
 from classifier.llm import LLMClassifier
-from classifier.registry import Registry, load_classifier
+from classifier.registry import Registry, load_active
 from finetune.run import ENSEMBLE_WEIGHTS, finetune
 from cli.main import main
 
@@ -25,26 +27,25 @@ def test_a_run_writes_a_complete_version_and_activates_it(trained, taxonomy, tin
     folder = trained.models_dir / "v0001"
     assert Registry(trained.models_dir).active().version == "v0001"
     for name in ("adapter/adapter_config.json", "adapter/adapter_model.safetensors", "adapter/tokenizer.json",
-                 "config.json", "metrics.json", "predictions.jsonl", "report/report.md", "report/report.json",
+                 "head.npz", "version.json", "predictions.jsonl", "report/report.md", "report/report.json",
                  "report/loss.png"):
         assert (folder / name).stat().st_size > 0, name
-    assert sorted(p.name for p in trained.models_dir.iterdir()) == ["active", "v0001"]
+    assert sorted(p.name for p in trained.models_dir.iterdir()) == [".finetune.lock", "active", "v0001"]
 
-    config = json.loads((folder / "config.json").read_text())
-    assert config["label_mode"] == "code" and config["base_model"] == str(tiny_model_dir)
-    metrics = json.loads((folder / "metrics.json").read_text())
-    selection = metrics["selection"]
-    assert selection["val_accuracy"][selection["winner"]] == max(selection["val_accuracy"].values())
-    assert selection["ensemble_weight"] in ENSEMBLE_WEIGHTS
-    assert selection["val_accuracy"]["ensemble"] == max(selection["ensemble_grid"].values())
+    info = record.read(folder)
+    assert info.label_mode == "code" and info.base_model == str(tiny_model_dir) and info.lora.alpha == 2 * info.lora.rank
+    selection = info.selection
+    assert selection.val_accuracy[selection.winner] == max(selection.val_accuracy.values())
+    assert selection.ensemble_weight in ENSEMBLE_WEIGHTS
+    assert selection.val_accuracy["ensemble"] == max(selection.ensemble_grid.values())
 
     rows = [json.loads(line) for line in (folder / "predictions.jsonl").read_text().splitlines()]
     llm_rows = [r for r in rows if r["classifier"].startswith("LoRA")]
-    assert len(llm_rows) == metrics["data"]["test"] == metrics["test"]["llm"]["n"]
-    assert metrics["test_accuracy"] == round(sum(r["correct"] for r in llm_rows) / len(llm_rows), 4)
+    assert len(llm_rows) == info.data.test == info.test["llm"].n
+    assert info.test_accuracy == round(sum(r["correct"] for r in llm_rows) / len(llm_rows), 4)
 
     # The saved adapter, loaded the way the product loads it, reproduces the run's own predictions.
-    product = load_classifier(trained, taxonomy, "llm")
+    product = load_active(trained, taxonomy, "llm")
     assert isinstance(product.model, PeftModel)
     assert [p.code for p in product.classify_many([r["question"] for r in llm_rows])] == [r["predicted"] for r in llm_rows]
 
@@ -52,13 +53,12 @@ def test_a_run_writes_a_complete_version_and_activates_it(trained, taxonomy, tin
 @pytest.mark.slow
 def test_the_gate_refuses_a_worse_model_and_force_overrides(trained, taxonomy, quick_config) -> None:
     registry = Registry(trained.models_dir)
-    metrics_file = registry.get("v0001").path / "metrics.json"
-    metrics = json.loads(metrics_file.read_text())
-    metrics["test_accuracy"] = 1.0  # the active version is now one no tiny model can match
-    metrics_file.write_text(json.dumps(metrics))
+    first = registry.get("v0001")
+    perfect = replace(first.info.test["llm"], accuracy=1.0)  # the active version is now one no tiny model can match
+    record.write(first.path, replace(first.info, test={**first.info.test, "llm": perfect}))
 
     refused = run_quick(trained, taxonomy, quick_config)
-    assert not refused.activated and refused.metrics["test_accuracy"] < 1.0
+    assert not refused.activated and refused.version.info.test_accuracy < 1.0
     assert "NOT activated" in refused.reason and "v0001" in refused.reason
     assert registry.active().version == "v0001"
     assert [v.version for v in registry.versions()] == ["v0001", "v0002"]
@@ -68,7 +68,7 @@ def test_the_gate_refuses_a_worse_model_and_force_overrides(trained, taxonomy, q
     assert "v0003 is now active (--force)" in result.output
     assert "Test split" in result.output and "`auto` uses:" in result.output
     assert registry.active().version == "v0003"
-    assert registry.active().config["seed"] == 3
+    assert registry.active().info.config["seed"] == 3
 
 
 @pytest.mark.slow
@@ -89,8 +89,9 @@ def test_an_interrupted_run_leaves_the_active_version_and_no_folder(trained, tax
     registry = Registry(trained.models_dir)
     assert len(training_calls) == 3
     assert registry.active().version == "v0001"
-    assert sorted(p.name for p in registry.dir.iterdir()) == ["active", "v0001"]
-    assert registry.next_version() == "v0002"
+    assert sorted(p.name for p in registry.dir.iterdir()) == [".finetune.lock", "active", "v0001"]
+    with registry.reserve() as name:
+        assert name == "v0002"
 
 
 def test_a_bad_feedback_file_stops_the_run_before_training(settings, tmp_path: Path) -> None:
