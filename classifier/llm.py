@@ -101,15 +101,15 @@ class LLMClassifier:
     def prefix_kv(self) -> PrefixKV:
         """Keys and values of the fixed prompt prefix, with gradients when training."""
         ids = torch.tensor([self.prefix_ids], device=self.device)
-        out = self._decoder()(input_ids=ids, use_cache=True)
+        out = self.decoder()(input_ids=ids, use_cache=True)
         return [(layer.keys, layer.values) for layer in out.past_key_values.layers]
 
-    def _decoder(self) -> Any:
+    def decoder(self) -> Any:
         """The transformer body without the LM head (LoRA layers, if any, live inside it)."""
         base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
         return base.get_decoder()
 
-    def _head(self) -> Any:
+    def head(self) -> Any:
         base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
         return base.get_output_embeddings()
 
@@ -135,7 +135,7 @@ class LLMClassifier:
         prefix inside every row (the uncached baseline, and gradient checkpointing).
         """
         layout = self.layout(questions, candidates, prefix)
-        hidden = self._decoder()(**layout.inputs).last_hidden_state
+        hidden = self.decoder()(**layout.inputs).last_hidden_state
         return self.gather(hidden, layout)
 
     def layout(
@@ -206,7 +206,7 @@ class LLMClassifier:
         picks, device = layout.picks, hidden.device
         places = {place: i for i, place in enumerate(dict.fromkeys((r, p) for r, p, _, _ in picks))}
         rows_, pos_ = (torch.tensor(col, device=device) for col in zip(*places))
-        logp = torch.log_softmax(self._head()(hidden[rows_, pos_]).float(), -1)
+        logp = torch.log_softmax(self.head()(hidden[rows_, pos_]).float(), -1)
         at = torch.tensor([places[(r, p)] for r, p, _, _ in picks], device=device)
         tokens_, slots_ = (torch.tensor(col, device=device) for col in list(zip(*picks))[2:])
         total = torch.zeros(layout.n_rows * layout.n_cands, device=device)

@@ -41,7 +41,8 @@ def write_report(
         files["per_category"] = plot_per_category(evaluations, out_dir / "per-category.png")
     history = (version or {}).get("train", {}).get("history") or []
     if any("loss" in row for row in history):
-        files["loss"] = plot_loss(history, out_dir / "loss.png")
+        objective = (version or {}).get("config", {}).get("objective", "discriminative")
+        files["loss"] = plot_loss(history, out_dir / "loss.png", objective)
     summary = {
         "title": title,
         "created": datetime.now().isoformat(timespec="seconds"),
@@ -289,19 +290,23 @@ def plot_per_category(evaluations: Sequence[Evaluation], path: Path) -> Path:
     return path
 
 
-def plot_loss(history: Sequence[dict[str, Any]], path: Path) -> Path:
+LOSS_LABELS = {
+    "discriminative": "loss (cross-entropy over every code's score)",
+    "generative": "loss (mean label-token NLL)",
+}
+
+
+def plot_loss(history: Sequence[dict[str, Any]], path: Path, objective: str = "discriminative") -> Path:
     steps = [(row["step"], row["loss"]) for row in history if "loss" in row]
     fig = _figure(8, 4.5)
     ax = fig.subplots()
     ax.plot([s for s, _ in steps], [l for _, l in steps], color="#3060c0", linewidth=1, label="training loss")
     ax.set_xlabel("step")
-    ax.set_ylabel("loss (mean label-token NLL)")
+    ax.set_ylabel(LOSS_LABELS.get(objective, "loss"))
     epochs = [row for row in history if "val_accuracy" in row]
     if epochs:
         last_step = {row["epoch"]: row["step"] for row in history if "loss" in row}  # an epoch's last step
         xs = [last_step.get(row["epoch"], 0) for row in epochs]
-        if all("val_loss" in row for row in epochs):
-            ax.plot(xs, [row["val_loss"] for row in epochs], "s--", color="#3060c0", label="validation loss")
         twin = ax.twinx()
         twin.plot(xs, [100 * row["val_accuracy"] for row in epochs], "o-", color="#d05020", label="validation accuracy")
         twin.set_ylabel("validation accuracy (%)")

@@ -57,7 +57,7 @@ class Trunk:
         self.llm, self.start = llm, start
         self.all_labels = all_labels
         self.index = {code: i for i, code in enumerate(llm.taxonomy.codes)}
-        decoder = llm._decoder()
+        decoder = llm.decoder()
         past = len(llm.prefix_ids)
         self.rows: dict[int, Row] = {}
         with torch.no_grad():
@@ -96,7 +96,7 @@ class Trunk:
             picks.extend((offset + at, token, b * n_cands + col) for at, token, col in row.picks)
             offset += n
         device = self.prefix.device
-        decoder = llm._decoder()
+        decoder = llm.decoder()
         with only_blocks(decoder, self.start):
             hidden = decoder(
                 inputs_embeds=torch.cat([self.prefix, *(row.hidden for row in rows)])[None],
@@ -106,7 +106,7 @@ class Trunk:
             ).last_hidden_state[0]
         where = sorted({at for at, _, _ in picks})
         row_of = {at: i for i, at in enumerate(where)}
-        logp = torch.log_softmax(llm._head()(hidden[torch.tensor(where, device=device)]).float(), -1)
+        logp = torch.log_softmax(llm.head()(hidden[torch.tensor(where, device=device)]).float(), -1)
         at = torch.tensor([row_of[a] for a, _, _ in picks], device=device)
         _, tokens, slots = (torch.tensor(col, device=device) for col in zip(*picks))
         table = torch.zeros(len(batch) * n_cands, device=device).index_add(0, slots, logp[at, tokens])
