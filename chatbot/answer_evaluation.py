@@ -83,6 +83,7 @@ class AnswerReport:
             "mean_answer_chars": round(statistics.fmean(lengths), 1) if lengths else None,
             "misses": [_miss(r) for r in self.answered if not r.correct],
             "answered_unanswerable": [_miss(r) for r in self.unanswerable if not r.abstained],
+            "ungrounded": [_miss(r) for r in everything if not r.grounded],
         }
 
     def markdown(self) -> str:
@@ -140,7 +141,7 @@ def evaluate_answers(
         outcome, hits = _ask(assistant, qa.question, qa.line)
         text = outcome.answer
         outcome.expected = qa.answer_contains
-        outcome.correct = all(contains(text, w) for w in qa.answer_contains) and len(_plain(text)) <= MAX_ANSWER_CHARS
+        outcome.correct = is_correct(text, qa.answer_contains)
         cited = [int(n) for n in CITATION.findall(text)]
         outcome.citation_valid = bool(cited) and all(1 <= n <= len(hits) for n in cited) and all(
             any(contains(hits[n - 1].text, w) for n in cited if 1 <= n <= len(hits)) for w in qa.answer_contains
@@ -151,6 +152,11 @@ def evaluate_answers(
         outcome.kind = row.kind
         report.unanswerable.append(outcome)
     return report
+
+
+def is_correct(text: str, wanted: list[str]) -> bool:
+    """Holds every wanted string (normalised) and is short, citations aside."""
+    return all(contains(text, w) for w in wanted) and len(_plain(text)) <= MAX_ANSWER_CHARS
 
 
 def _ask(assistant: "Assistant", question: str, line: int) -> tuple[Outcome, list]:

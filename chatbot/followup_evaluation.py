@@ -25,6 +25,7 @@ from household.jsonl import objects
 from household.taxonomy import Taxonomy
 
 if TYPE_CHECKING:
+    from chatbot.assistant import Assistant
     from chatbot.retrieval import Retrieval, Retriever
 
 WAYS = ("alone", "resolved", "standalone")
@@ -130,3 +131,70 @@ def evaluate_conversations(
                 "hit": any(is_hit(h, row.last) for h in resolved.hits),
             })
     return report
+
+
+@dataclass
+class ConversationAnswers:
+    """Answer accuracy on the last turns: alone, in the conversation (earlier turns answered too), standalone."""
+
+    conversations: int = 0
+    with_standalone: int = 0
+    correct: Counter = field(default_factory=Counter)  # per way
+    misses: list[dict] = field(default_factory=list)
+
+    def rate(self, way: str) -> float:
+        total = self.with_standalone if way == "standalone" else self.conversations
+        return self.correct[way] / total if total else 0.0
+
+    def as_dict(self) -> dict:
+        return {"conversations": self.conversations, "accuracy": {way: round(self.rate(way), 4) for way in WAYS},
+                "misses": self.misses}
+
+    def markdown(self) -> str:
+        lines = [f"## Follow-up questions ({self.conversations} conversations, last turn)", "",
+                 "| asked | answer accuracy |", "|---|---:|"]
+        labels = {"alone": "alone (no history)", "resolved": "in its conversation", "standalone": "standalone question"}
+        lines += [f"| {labels[way]} | {self.rate(way):.1%} |" for way in WAYS] + [""]
+        return "\n".join(lines)
+
+
+def answer_conversations(
+    assistant: "Assistant", rows: list[ConversationQA], progress: bool = False
+) -> ConversationAnswers:
+    """Ask every conversation through the product's path, scored as eval-answers scores any answer."""
+    from tqdm import tqdm
+
+    from chatbot.answer_evaluation import is_correct
+
+    report = ConversationAnswers()
+    for row in tqdm(rows, desc="conversations", unit="c", disable=not progress):
+        history = Conversation()
+        for question in row.turns[:-1]:
+            earlier = assistant.retrieve(question, history=history)
+            history.add(Exchange.of(earlier, _text(assistant, earlier, history)))
+        resolved = assistant.retrieve(row.last.question, history=history)
+        texts = {"alone": _text(assistant, assistant.retrieve(row.last.question)),
+                 "resolved": _text(assistant, resolved, history)}
+        if row.standalone:
+            texts["standalone"] = _text(assistant, assistant.retrieve(row.standalone))
+            report.with_standalone += 1
+        report.conversations += 1
+        for way, text in texts.items():
+            report.correct[way] += is_correct(text, row.last.answer_contains)
+        if not is_correct(texts["resolved"], row.last.answer_contains):
+            report.misses.append({"line": row.last.line, "turns": list(row.turns),
+                                  "expected": row.last.answer_contains, "answer": texts["resolved"]})
+    return report
+
+
+def _text(assistant: "Assistant", retrieval: "Retrieval", history: Conversation | None = None) -> str:
+    """The whole answer; a generator that fails answers nothing (counted wrong, as a person would see it)."""
+    from household.errors import ServiceError
+
+    answer = assistant.answer(retrieval, history)
+    try:
+        for _ in answer:
+            pass
+    except ServiceError:
+        return ""
+    return answer.text

@@ -16,7 +16,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -72,20 +72,26 @@ def running_app(ui_store, ollama, tmp_path: Path) -> Iterator[str]:
             server.wait(timeout=5)
 
 
+def open_chat(playwright: Any, url: str) -> tuple[Any, Any]:
+    """Debian's chromium, headless, on the running app: (browser, page)."""
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+    )
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(STEP_TIMEOUT_MS)
+    page.goto(url, timeout=STEP_TIMEOUT_MS)
+    return browser, page
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)")
 def test_ask_see_tag_flag_and_find_the_correction(running_app: str, taxonomy, world, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     pool, fountain = taxonomy.find("pool"), taxonomy.find("fountain")
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-        )
+        browser, page = open_chat(p, running_app)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.set_default_timeout(STEP_TIMEOUT_MS)
-            page.goto(running_app, timeout=STEP_TIMEOUT_MS)
             question = page.get_by_test_id("stChatInputTextArea")
             question.fill(world.question)
             question.press("Enter")
@@ -108,3 +114,29 @@ def test_ask_see_tag_flag_and_find_the_correction(running_app: str, taxonomy, wo
 
     [row] = FeedbackStore(Settings.load().feedback_db).list()
     assert (row.question, row.predicted_code, row.corrected_code) == (world.question, pool.code, fountain.code)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)")
+def test_who_did_it_after_a_question_names_the_company_of_the_same_record(running_app: str, taxonomy, world,
+                                                                          ollama) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    pool = taxonomy.find("pool")
+    with sync_playwright() as p:
+        browser, page = open_chat(p, running_app)
+        try:
+            for question, answers in ((world.question, 1), ("who did it?", 2)):
+                box = page.get_by_test_id("stChatInputTextArea")
+                box.fill(question)
+                box.press("Enter")
+                expect(page.get_by_text(world.answer)).to_have_count(answers, timeout=ANSWER_TIMEOUT_MS)
+
+            tag = page.locator("span.category-tag").nth(1)
+            assert tag.get_attribute("data-code") == pool.code
+            assert tag.get_attribute("title") == "from your previous question"
+            second = page.get_by_test_id("stChatMessage").nth(3)
+            expect(second).to_contain_text("BlueWave Pools")
+        finally:
+            browser.close()
+    follow_up = ollama.requests[-1]["messages"][-1]["content"]
+    assert "who did it?" in follow_up and "BlueWave Pools" in follow_up  # the pool record reached the generator
