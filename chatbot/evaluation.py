@@ -58,10 +58,16 @@ class RetrievalReport:
         }
 
 
-def load_qa(path: Path, taxonomy: Taxonomy) -> list[QA]:
-    """Read and validate every row; the first bad row raises DataError with its line."""
+def load_qa(path: Path, taxonomy: Taxonomy, required: bool = True) -> list[QA]:
+    """Read and validate every row; the first bad row raises DataError with its line.
+
+    Conversation rows (with `turns`) are left to chatbot/followup_evaluation.py; `required=False`
+    allows a file that holds only those.
+    """
     rows: list[QA] = []
     for lineno, row in objects(path):
+        if "turns" in row:
+            continue
         question, doc, wanted = row.get("question"), row.get("doc"), row.get("answer_contains")
         category = taxonomy.find(row["category"]) if isinstance(row.get("category"), str) else None
         if not isinstance(question, str) or not question.strip():
@@ -73,7 +79,7 @@ def load_qa(path: Path, taxonomy: Taxonomy) -> list[QA]:
         if not isinstance(wanted, list) or not wanted or not all(isinstance(w, str) and w for w in wanted):
             raise DataError(path, lineno, "answer_contains must be a non-empty list of strings")
         rows.append(QA(question.strip(), category.code, doc.strip().strip("/"), wanted, lineno))
-    if not rows:
+    if not rows and required:
         raise DataError(path, None, "no questions")
     return rows
 

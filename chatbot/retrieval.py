@@ -22,6 +22,7 @@ from classifier.prediction import Classifier, Prediction
 from household.settings import Settings
 
 if TYPE_CHECKING:
+    from chatbot.followup import FollowUp
     from storage.chunk import ChunkMeta
     from storage.store import Hit, Store
 
@@ -42,6 +43,7 @@ class Retrieval:
     path: str  # filtered | widened-2 | widened-3 | unfiltered | general | no-filter | override
     codes: list[str] | None  # what the final search was filtered by; None = everything
     hits: list["Hit"]
+    follow_up: "FollowUp | None" = None  # how a follow-up was read in its conversation (chatbot/followup.py)
 
 
 def source_name(hit: "Hit") -> str:

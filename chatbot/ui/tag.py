@@ -19,13 +19,18 @@ def text_color(background: str) -> str:
     return "#000000" if 0.299 * r + 0.587 * g + 0.114 * b > 150 else "#ffffff"
 
 
-def category_tag(category: Category, confidence: float | None, predicted: Category | None = None) -> str:
-    """HTML for the pill; hover shows the confidence, or who corrected it when `predicted` differs.
+def category_tag(
+    category: Category, confidence: float | None, predicted: Category | None = None, carried: bool = False
+) -> str:
+    """HTML for the pill; hover shows the confidence, who corrected it when `predicted` differs, or that
+    the category was carried over from the previous question (a follow-up such as "who did it?").
 
     The class `category-tag` and `data-code` give browser tests and stylesheets a stable handle.
     """
     if predicted is not None and predicted.code != category.code:
         title = f"corrected by you (the classifier said {predicted.name})"
+    elif carried:
+        title = "from your previous question"
     elif confidence is not None:
         title = f"confidence {confidence:.0%}"
     else:
