@@ -8,8 +8,9 @@ hold its fact tokens, and every fact token found in no retrieved record is liste
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from chatbot.facts import fact_tokens, normalise, unverified
 from chatbot.reader import NOTHING, Reading, render, units
@@ -40,7 +41,7 @@ class Evidence:
 class Answer:
     """Iterate to stream the pieces; afterwards `text`, `evidence` and `unverified` are complete."""
 
-    def __init__(self, hits: list["Hit"], pieces: Iterable[str], evidence: list[Evidence] | None = None,
+    def __init__(self, hits: list[Hit], pieces: Iterable[str], evidence: list[Evidence] | None = None,
                  abstained: bool = False) -> None:
         self.hits, self.abstained = hits, abstained
         self._pieces = pieces
@@ -51,7 +52,7 @@ class Answer:
         self.done = False
 
     @classmethod
-    def quoted(cls, hits: list["Hit"], reading: Reading) -> "Answer":
+    def quoted(cls, hits: list[Hit], reading: Reading) -> Answer:
         """The reader's answer: its picks are the evidence, in one piece."""
         evidence = [_evidence(hits[p.unit.rank - 1], p.unit.rank, p.unit.text, p.unit.date) for p in reading.picks]
         return cls(hits, [reading.text()], evidence, abstained=reading.abstained)
@@ -62,7 +63,7 @@ class Answer:
             yield piece
         self._finish()
 
-    def wait(self) -> "Answer":
+    def wait(self) -> Answer:
         """Consume the whole stream (for callers that do not show pieces as they come)."""
         for _ in self:
             pass
@@ -89,7 +90,7 @@ class Answer:
                 "evidence": [e.as_dict() for e in self.evidence], "unverified": self.unverified}
 
 
-def supporting(text: str, hits: list["Hit"]) -> list[Evidence]:
+def supporting(text: str, hits: list[Hit]) -> list[Evidence]:
     """For a generated answer: the first record line holding each of its verified fact tokens."""
     found: list[Evidence] = []
     candidates = units(hits)
@@ -101,5 +102,5 @@ def supporting(text: str, hits: list["Hit"]) -> list[Evidence]:
     return found
 
 
-def _evidence(hit: "Hit", rank: int, text: str, date: str) -> Evidence:
+def _evidence(hit: Hit, rank: int, text: str, date: str) -> Evidence:
     return Evidence(rank, render(text, EVIDENCE_CHARS), source_name(hit), date or hit.meta.date, hit.category)

@@ -131,7 +131,7 @@ def load_unanswerable(path: Path) -> list[Unanswerable]:
 
 
 def evaluate_answers(
-    assistant: "Assistant", rows: list[QA], unanswerable: list[Unanswerable] = (), progress: bool = False
+    assistant: Assistant, rows: list[QA], unanswerable: list[Unanswerable] = (), progress: bool = False
 ) -> AnswerReport:
     """Ask every question through the product's path (classify, retrieve, answer) and score the answers."""
     from tqdm import tqdm
@@ -159,7 +159,7 @@ def is_correct(text: str, wanted: list[str]) -> bool:
     return all(contains(text, w) for w in wanted) and len(_plain(text)) <= MAX_ANSWER_CHARS
 
 
-def _ask(assistant: "Assistant", question: str, line: int) -> tuple[Outcome, list]:
+def _ask(assistant: Assistant, question: str, line: int) -> tuple[Outcome, list]:
     start = time.perf_counter()
     retrieval = assistant.retrieve(question)
     answer = assistant.answer(retrieval)

@@ -13,11 +13,21 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from chatbot.facts import (
-    AMOUNT, CLOCK, ISO_DATE, MONTH_DAY_YEAR, MONTHS, PHONE, SLASH_DATE, TIME, _is_code, fact_tokens,
+    AMOUNT,
+    CLOCK,
+    ISO_DATE,
+    MONTH_DAY_YEAR,
+    MONTHS,
+    PHONE,
+    SLASH_DATE,
+    TIME,
+    _is_code,
+    fact_tokens,
 )
 from chatbot.retrieval import tokenize
 
@@ -53,12 +63,11 @@ FUNCTION = frozenset(
     )
 )
 MONTH_NAMES = frozenset(
-    "january february march april may june july august september october november december "
-    "jan feb mar apr jun jul aug sep sept oct nov dec".split()
+    ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"]
 )
 HARD_KINDS = frozenset({"date", "time", "amount", "phone", "code"})
 SECOND_WITHIN, SECOND_WITHIN_TWO_PART = 0.08, 0.25  # how close a second unit must score to be quoted too
-TWO_PART = re.compile(r"\band (?:who|what|when|how|which|where)\b|\bname and\b|\band (?:number|phone|cost|price)", re.I)
+TWO_PART = re.compile(r"\band (?:who|what|when|how|which|where)\b|\bname and\b|\band (?:number|phone|cost|price)", re.IGNORECASE)
 BULLET = re.compile(r"^(?:[-*•]|\d+[.)])\s+")
 KEY_VALUE = re.compile(r"^[A-Z][\w /&().,'-]{0,40}?(?::\s|\s\|\s)")
 ABBREVIATION = r"(?<!\bDr\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bMrs\.)(?<!\bSt\.)(?<!\bNo\.)(?<!\bvs\.)"
@@ -66,9 +75,9 @@ SENTENCE_END = re.compile(ABBREVIATION + r"(?<=[.!?])\s+(?=[A-Z0-9$(\"'])")
 CAPITALISED = re.compile(r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*")
 FIELD = re.compile(r"^[a-z_]+: ")
 FIELD_SPLIT = re.compile(r"; (?=[a-z_]+: )")
-DURATION = re.compile(r"\b\d+(?:\.\d+)?(?: to \d+)?[ -](?:second|minute|hour|day|week|month|year)s?\b|\bevery \w+", re.I)
+DURATION = re.compile(r"\b\d+(?:\.\d+)?(?: to \d+)?[ -](?:second|minute|hour|day|week|month|year)s?\b|\bevery \w+", re.IGNORECASE)
 TEMPERATURE = re.compile(r"\d\s*°\s*[FC]?|\b\d+\s*(?:F|degrees)\b")
-SLOT = re.compile(r"\b(?:what|which)(?:'s| is| was| are)?\s+(?:the\s+|our\s+)?([a-z]+)", re.I)
+SLOT = re.compile(r"\b(?:what|which)(?:'s| is| was| are)?\s+(?:the\s+|our\s+)?([a-z]+)", re.IGNORECASE)
 QUANTITY = re.compile(r"\b\d+(?:[.,]\d+)?\s*(?:°F|°C|F\b|%|[a-zA-Z]+)")
 
 
@@ -155,7 +164,7 @@ def kinds_in(text: str) -> set[str]:
     return found
 
 
-def units(hits: list["Hit"]) -> list[Unit]:
+def units(hits: list[Hit]) -> list[Unit]:
     """Every candidate unit of the retrieved records, best-ranked record first, each text once."""
     seen: set[str] = set()
     out: list[Unit] = []
@@ -168,7 +177,7 @@ def units(hits: list["Hit"]) -> list[Unit]:
     return out
 
 
-def _record_units(hit: "Hit", rank: int) -> list[Unit]:
+def _record_units(hit: Hit, rank: int) -> list[Unit]:
     lines = hit.text.splitlines()
     label, body = (lines[0], lines[1:]) if lines else ("", [])
     title = " ".join(filter(None, [hit.meta.title, label, hit.source]))  # folder names say what a file is about
@@ -277,11 +286,11 @@ class Reader:
     def status(self) -> str:
         return "reader (offline): quotes the best lines of your records, no generative model"
 
-    def stream(self, question: str, hits: list["Hit"]) -> Iterator[str]:
+    def stream(self, question: str, hits: list[Hit]) -> Iterator[str]:
         """The Generator protocol: the answer in one piece."""
         yield self.read(question, hits).text()
 
-    def read(self, question: str, hits: list["Hit"]) -> Reading:
+    def read(self, question: str, hits: list[Hit]) -> Reading:
         candidates = units(hits)
         if not candidates:
             return Reading([], 0.0)
@@ -316,7 +325,7 @@ class Reader:
                 score -= W_YEAR
             if slot and not _covered(slot, around):
                 score -= W_SLOT
-            if "amount" in kinds and re.search(r"\btotal|\ball in\b", unit.text, re.I):
+            if "amount" in kinds and re.search(r"\btotal|\ball in\b", unit.text, re.IGNORECASE):
                 score += W_TOTAL
             scored.append(Pick(unit, score))
         if not scored:
@@ -355,7 +364,7 @@ def _in_month(text: str, month: int) -> bool:
         name[:3] == list(MONTHS)[month - 1] for name in re.findall(r"[a-z]+", text.lower()) if name in MONTH_NAMES)
 
 
-RECENT = re.compile(r"\b(?:last|latest|most recent|recent|recently|next|upcoming|current)\b", re.I)
+RECENT = re.compile(r"\b(?:last|latest|most recent|recent|recently|next|upcoming|current)\b", re.IGNORECASE)
 
 
 def _prefer_recent(question: str, scored: list[Pick]) -> list[Pick]:

@@ -7,7 +7,8 @@ them is ever rendered as markdown or HTML, so an image or a link in an answer ca
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from chatbot.retrieval import source_name
 from chatbot.ui.sources import category_name
@@ -16,12 +17,15 @@ from household.taxonomy import Taxonomy
 if TYPE_CHECKING:
     from chatbot.answer import Answer
 
-MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<&$])")
+ACTIVE = re.compile(r"(\\|\$|<|!(?=\[)|\](?=\()|(?<=\w):(?=//))")  # what could load, link or typeset
 
 
 def plain(text: str) -> str:
-    """`text` escaped so st.markdown shows it as written: `![x](http://...)` stays those characters."""
-    return MARKDOWN.sub(r"\\\1", text).replace("\n", "  \n")
+    """`text` escaped so st.markdown shows it as written: no image, link, HTML tag or formula comes of it.
+
+    `![x](http://...)` stays those characters; `$` is escaped so two amounts are not typeset as math.
+    """
+    return ACTIVE.sub(lambda m: "\\" + m[0], text)
 
 
 def plain_pieces(pieces: Iterable[str]) -> Iterator[str]:
@@ -30,7 +34,7 @@ def plain_pieces(pieces: Iterable[str]) -> Iterator[str]:
         yield plain(piece)
 
 
-def evidence_lines(answer: "Answer", taxonomy: Taxonomy) -> list[str]:
+def evidence_lines(answer: Answer, taxonomy: Taxonomy) -> list[str]:
     """One markdown line per quoted piece of evidence: `> [n] "quote"` then source, date and category."""
     lines = []
     for item in answer.evidence:
@@ -39,7 +43,7 @@ def evidence_lines(answer: "Answer", taxonomy: Taxonomy) -> list[str]:
     return lines
 
 
-def closest_lines(answer: "Answer", taxonomy: Taxonomy, limit: int = 3) -> list[str]:
+def closest_lines(answer: Answer, taxonomy: Taxonomy, limit: int = 3) -> list[str]:
     """For an abstention: the records that came closest, so the family can look for themselves."""
     lines = []
     for rank, hit in enumerate(answer.hits[:limit], 1):
@@ -48,7 +52,7 @@ def closest_lines(answer: "Answer", taxonomy: Taxonomy, limit: int = 3) -> list[
     return lines
 
 
-def unverified_line(answer: "Answer") -> str | None:
+def unverified_line(answer: Answer) -> str | None:
     if not answer.unverified:
         return None
     return "Unverified (in none of the records found): " + ", ".join(plain(t) for t in answer.unverified)

@@ -78,7 +78,7 @@ def test_ollama_timeout_is_a_clear_message(settings) -> None:
 
 
 def test_transformers_status_does_not_load_the_model(settings) -> None:
-    generator = load_generator(settings)
+    generator = load_generator(settings.replace(generator_backend="transformers"))
     assert isinstance(generator, TransformersGenerator)
     assert "loads on first answer" in generator.status() and "lm" not in generator.__dict__
 

@@ -7,14 +7,14 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-from tests.chatbot.ui.test_browser import ANSWER_TIMEOUT_MS, CHROMIUM, STEP_TIMEOUT_MS, free_port, wait_until_healthy
 
 from household.settings import Settings
 from household.taxonomy import Taxonomy
+from tests.chatbot.ui.test_browser import ANSWER_TIMEOUT_MS, CHROMIUM, STEP_TIMEOUT_MS, free_port, wait_until_healthy
 
 RECORDS = {
     "hvac/service-visits.csv": "date,company,technician,visit_type,work_done,cost\n"
