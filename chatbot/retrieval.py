@@ -5,7 +5,12 @@ finds too few or too distant chunks, the filter widens to the top-2 codes, then 
 none; the catch-all category (settings.unfiltered_category) searches everything. Every search is
 hybrid: the store's vector ranks fused with BM25 ranks over the same chunks (reciprocal rank
 fusion), because embeddings blur exact tokens (model numbers, dates, phone numbers) that BM25
-matches exactly.
+matches exactly. A chunk can carry several categories; a filter matches any of them.
+
+Time-aware: a question that names a period ("last summer", "in 2024") moves the chunks whose dates
+all fall outside it below the others (a chunk without a date is never moved, nor dropped), and one
+that asks for the latest, next or first entry adds a third ranking to the fusion: the candidates
+ordered by that date (chatbot/timeframe.py), so among the relevant records the newest one rises.
 """
 
 from __future__ import annotations
@@ -14,11 +19,15 @@ import logging
 import re
 import threading
 from dataclasses import dataclass
+from datetime import date
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
+from chatbot.timeframe import Span, TimeFrame, dates_in, parse
 from classifier.prediction import Classifier, Prediction
+from household.errors import ConfigError
 from household.settings import Settings
 
 if TYPE_CHECKING:
@@ -29,6 +38,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RRF_K = 60  # the constant of reciprocal rank fusion: damps the weight of the very first ranks
+SIBLINGS = 200  # a time question also weighs up to this many chunks of each of the top-k hits' documents
+TIME_WEIGHT = 2.0  # weight of the by-date ranking against the vector and BM25 ones (time-questions.jsonl)
 TOKEN_RE = re.compile(r"[a-z0-9]+(?:[.,:/-][a-z0-9]+)*")
 STOPWORDS = frozenset(
     "a an and are as at be by did do does for from had has have how i in is it its last me my of on or our so "
@@ -43,7 +54,20 @@ class Retrieval:
     path: str  # filtered | widened-2 | widened-3 | unfiltered | general | no-filter | override
     codes: list[str] | None  # what the final search was filtered by; None = everything
     hits: list["Hit"]
+    frame: TimeFrame | None = None  # the time the question names, when it names one
     follow_up: "FollowUp | None" = None  # how a follow-up was read in its conversation (chatbot/followup.py)
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What every Retrieval of one question shares; called with the path taken, it makes the Retrieval."""
+
+    question: str
+    prediction: Prediction
+    frame: TimeFrame | None
+
+    def __call__(self, path: str, codes: list[str] | None, hits: list["Hit"]) -> Retrieval:
+        return Retrieval(self.question, self.prediction, path, codes, hits, self.frame)
 
 
 def source_name(hit: "Hit") -> str:
@@ -83,8 +107,24 @@ class _Snapshot:
     generation: str
     ids: list[str]
     chunks: dict[str, tuple[str, "ChunkMeta"]]
-    categories: np.ndarray
+    members: dict[str, np.ndarray]  # per category code: which chunks carry it
     bm25: Any
+
+    def within(self, codes: Sequence[str]) -> np.ndarray:
+        """Chunks carrying any of `codes`."""
+        mask = np.zeros(len(self.ids), dtype=bool)
+        for code in codes:
+            if code in self.members:
+                mask |= self.members[code]
+        return mask
+
+    @cached_property
+    def by_source(self) -> dict[str, list[str]]:
+        """Chunk ids per source document, in the document's order."""
+        sources: dict[str, list[tuple[int, str]]] = {}
+        for chunk_id, (_, meta) in self.chunks.items():
+            sources.setdefault(meta.source, []).append((meta.chunk_index, chunk_id))
+        return {source: [i for _, i in sorted(rows)] for source, rows in sources.items()}
 
 
 class LexicalIndex:
@@ -110,8 +150,11 @@ class LexicalIndex:
         bm25 = bm25s.BM25()
         if rows:
             bm25.index([tokenize(text) or [""] for _, text, _ in rows], show_progress=False)
-        categories = np.array([meta.category for _, _, meta in rows], dtype=object)
-        return _Snapshot(generation, [i for i, _, _ in rows], {i: (t, m) for i, t, m in rows}, categories, bm25)
+        members: dict[str, np.ndarray] = {}
+        for index, (_, _, meta) in enumerate(rows):
+            for code in meta.categories:
+                members.setdefault(code, np.zeros(len(rows), dtype=bool))[index] = True
+        return _Snapshot(generation, [i for i, _, _ in rows], {i: (t, m) for i, t, m in rows}, members, bm25)
 
     def search(self, question: str, n: int, codes: Sequence[str] | None = None) -> list[tuple[str, str, "ChunkMeta"]]:
         """(id, text, metadata) of up to `n` chunks sharing a word with the question, best BM25 score first."""
@@ -121,18 +164,57 @@ class LexicalIndex:
             return []
         scores = snapshot.bm25.get_scores(terms)
         if codes is not None:
-            scores = np.where(np.isin(snapshot.categories, list(codes)), scores, 0.0)
+            scores = np.where(snapshot.within(codes), scores, 0.0)
         order = np.argsort(-scores, kind="stable")[:n]
         return [(snapshot.ids[i], *snapshot.chunks[snapshot.ids[i]]) for i in order if scores[i] > 0]
 
+    def siblings(
+        self, sources: Iterable[str], limit: int, codes: Sequence[str] | None = None
+    ) -> list[tuple[str, str, "ChunkMeta"]]:
+        """(id, text, metadata) of the chunks of these documents within `codes`, at most `limit` per document."""
+        snapshot = self._fresh()
+        rows = [(i, *snapshot.chunks[i]) for s in sources for i in snapshot.by_source.get(s, [])[:limit]]
+        return [row for row in rows if codes is None or set(codes) & set(row[2].categories)]
 
-def fuse(rankings: Iterable[Sequence[str]], k: int = RRF_K) -> list[str]:
-    """Reciprocal rank fusion: ids ordered by the sum of 1/(k + rank) over the rankings they appear in."""
+
+def fuse(rankings: Iterable[Sequence[str]], k: int = RRF_K, weights: Sequence[float] = ()) -> list[str]:
+    """Reciprocal rank fusion: ids ordered by the sum of w/(k + rank) over the rankings they appear in (w = 1 unless given)."""
     scores: dict[str, float] = {}
-    for ranking in rankings:
+    for index, ranking in enumerate(rankings):
+        weight = weights[index] if index < len(weights) else 1.0
         for rank, item in enumerate(ranking, 1):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+            scores[item] = scores.get(item, 0.0) + weight / (k + rank)
     return sorted(scores, key=lambda item: -scores[item])
+
+
+def spans(text: str, meta: "ChunkMeta") -> list[Span]:
+    """A chunk's dates: those its text names, else its document's date (an e-mail's, a page's)."""
+    found = dates_in(text)
+    if not found and meta.date:
+        found = dates_in(meta.date[:10])
+    return found
+
+
+def by_time(
+    ids: list[str], chunks: dict[str, tuple[str, "ChunkMeta"]], frame: TimeFrame, sources: set[str]
+) -> tuple[list[str], list[str]]:
+    """The frame's own ranking of the candidates from `sources`, and the ids it moves down.
+
+    The ranking: by the frame's date (newest first for "latest"), or without an order the
+    candidates dated inside the period, in their given (relevance) order. Only the most relevant
+    documents are ranked by date, so a dated record on another topic cannot rise by being recent.
+
+    Moved down: chunks with dates, none of which qualifies (outside the period; for "latest" all
+    still to come, for "next" all past). Undated chunks are never moved.
+    """
+    dated = {i: spans(*chunks[i]) for i in ids}
+    if frame.order:
+        keys = {i: frame.key(dated[i]) for i in ids}
+    else:
+        keys = {i: 0 if any(frame.within(s) for s in dated[i]) else None for i in ids}  # 0: any constant
+    outside = [i for i in ids if dated[i] and keys[i] is None]
+    ranked = [i for i in ids if keys[i] is not None and chunks[i][1].source in sources]
+    return sorted(ranked, key=keys.__getitem__, reverse=frame.order == "latest"), outside
 
 
 class Retriever:
@@ -144,6 +226,10 @@ class Retriever:
         self.depth = depth  # each ranking contributes depth*k candidates to the fusion
         catch_all = classifier.taxonomy.find(settings.unfiltered_category) if settings.unfiltered_category else None
         self.catch_all = catch_all.code if catch_all else None
+        try:
+            self.moved_in = date.fromisoformat(settings.moved_in) if settings.moved_in else None
+        except ValueError:
+            raise ConfigError(f"moved_in {settings.moved_in!r} is not a YYYY-MM-DD date") from None
 
     def retrieve(
         self,
@@ -152,19 +238,26 @@ class Retriever:
         code: str | None = None,
         use_filter: bool = True,
         prediction: Prediction | None = None,
+        today: date | None = None,
+        time_aware: bool = True,
     ) -> Retrieval:
         """Classify (unless `prediction` is given), then search along the widening policy.
 
         `code` forces one category (the user corrected the tag): path "override", no widening.
+        `today` anchors the question's time words ("last summer"); the default is the real date.
+        `time_aware=False` ignores them (what eval-retrieval compares against).
         """
         k = k or self.settings.top_k
         prediction = prediction or self.classifier.classify(question)
+        frame: TimeFrame | None = parse(question, today or date.today(), self.moved_in) if time_aware else None
+        frame = frame if frame and frame.active else None
+        found = _Found(question, prediction, frame)
         if code is not None:
-            return Retrieval(question, prediction, "override", [code], self.search(question, k, [code]))
+            return found("override", [code], self.search(question, k, [code], frame))
         if not use_filter:
-            return Retrieval(question, prediction, "no-filter", None, self.search(question, k, None))
+            return found("no-filter", None, self.search(question, k, None, frame))
         if prediction.code == self.catch_all:
-            return Retrieval(question, prediction, "general", None, self.search(question, k, None))
+            return found("general", None, self.search(question, k, None, frame))
         ranked = [c for c, _ in prediction.ranking]
         steps: list[tuple[str, list[str]]] = [("widened-2", ranked[:2]), ("widened-3", ranked[:3])]
         if prediction.confidence >= self.settings.min_confidence:
@@ -172,24 +265,40 @@ class Retriever:
         for path, codes in steps:
             if self.catch_all in codes:
                 break
-            hits = self.search(question, k, codes)
+            hits = self.search(question, k, codes, frame)
             if self._enough(hits):
-                return Retrieval(question, prediction, path, codes, hits)
+                return found(path, codes, hits)
             log.info("%s search (%s) not good enough: %d hits", path, ",".join(codes), len(hits))
-        return Retrieval(question, prediction, "unfiltered", None, self.search(question, k, None))
+        return found("unfiltered", None, self.search(question, k, None, frame))
 
     def _enough(self, hits: list["Hit"]) -> bool:
         if len(hits) < self.settings.min_hits:
             return False
         return not hits or min(h.distance for h in hits) <= self.settings.max_distance
 
-    def search(self, question: str, k: int, codes: list[str] | None) -> list["Hit"]:
-        """The top `k` chunks by fused vector and BM25 ranks, within `codes` (None: all)."""
-        dense = self.store.search(question, k * self.depth if self.lexical else k, codes)
-        if self.lexical is None:
+    def search(self, question: str, k: int, codes: list[str] | None, frame: TimeFrame | None = None) -> list["Hit"]:
+        """The top `k` chunks by fused vector, BM25 (and, for a time question, date) ranks, within `codes` (None: all)."""
+        timed = frame is not None and frame.active
+        dense = self.store.search(question, k * self.depth if self.lexical or timed else k, codes)
+        lexical = self.lexical.search(question, k * self.depth, codes) if self.lexical else []
+        if not timed and self.lexical is None:
             return dense[:k]
-        lexical = self.lexical.search(question, k * self.depth, codes)
-        ids = fuse([[h.id for h in dense], [row[0] for row in lexical]])[:k]
+        rankings = [[h.id for h in dense], [row[0] for row in lexical]]
+        ids = fuse(rankings)
+        if timed:
+            chunks = {h.id: (h.text, h.meta) for h in dense} | {i: (t, m) for i, t, m in lexical}
+            if self.lexical is not None:  # a log's other entries: the newest visit is as relevant as any
+                sources = dict.fromkeys(chunks[i][1].source for i in ids[:k])
+                extra = [row for row in self.lexical.siblings(sources, SIBLINGS, codes) if row[0] not in chunks]
+                lexical += extra
+                chunks |= {i: (t, m) for i, t, m in extra}
+            fused = set(ids)
+            top = {chunks[i][1].source for i in ids[:k]}
+            ranking, outside = by_time([*ids, *(i for i in chunks if i not in fused)], chunks, frame, top)
+            ids = fuse([*rankings, ranking], weights=(1.0, 1.0, TIME_WEIGHT))
+            moved = set(outside)
+            ids = [i for i in ids if i not in moved] + [i for i in ids if i in moved]
+        ids = ids[:k]
         by_id = {h.id: h for h in dense}
         by_id.update(self.lexical_hits(question, [row for row in lexical if row[0] in ids and row[0] not in by_id]))
         return [by_id[i] for i in ids]
