@@ -110,17 +110,18 @@ class Resolver:
         alone = alone or self.classifier.classify(question)
         if not is_follow_up(question, alone.confidence, self.retriever.settings.min_confidence):
             return Reading(question, alone, None)
-        query = standalone_query(question, history.turns[-CONTEXT_TURNS:])
         topic = None if refers_back(question) else self.topic(question)
         taxonomy = self.classifier.taxonomy
         if topic is not None and topic[0] != previous.code:  # a switch: as sure as its two witnesses
             code, score = topic
+            query = standalone_query(question, [previous], ask_only=True)
             prediction = ranked_first(code, alone, taxonomy.by_code(code).name, score)
         elif previous.code is not None:  # carried: as sure as the classifier is of it on the standalone query
+            query = standalone_query(question, history.turns[-CONTEXT_TURNS:])
             code = previous.code
             prediction = ranked_first(code, self.classifier.classify(query), taxonomy.by_code(code).name)
         else:  # the turn before was never classified: nothing to carry
-            return Reading(query, alone, None)
+            return Reading(question, alone, None)
         switched = code != previous.code
         return Reading(query, prediction, FollowUp(previous.question, previous.code, query, not switched, switched))
 
@@ -140,11 +141,18 @@ class Resolver:
         return (code, score) if score >= self.switch_score else None
 
 
-def standalone_query(question: str, earlier: "list[Exchange]") -> str:
-    """The question followed by what the earlier turns searched for, newest first, each word once."""
+def standalone_query(question: str, earlier: "list[Exchange]", ask_only: bool = False) -> str:
+    """The question followed by what the earlier turns searched for, newest first, each word once.
+
+    `ask_only` (a topic switch) keeps only what the earlier turns asked (how much, when, who), not
+    their topic or dates: "and the fountain pump?" after "how much did the pool pump cost in 2024?"
+    searches "how much did the cost" about the fountain pump, not the pool pump of 2024.
+    """
     seen: set[str] = set()
     parts = []
-    for text in [question] + [turn.searched for turn in reversed(earlier)]:
+    for index, text in enumerate([question] + [turn.searched for turn in reversed(earlier)]):
+        if ask_only and index:
+            text = " ".join(w for w in text.split() if not topic_words(w))
         words = [w for w in text.split() if w.lower().strip("?.,!") not in seen]
         seen.update(w.lower().strip("?.,!") for w in words)
         if words:
