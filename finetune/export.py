@@ -15,7 +15,6 @@ the previous one, and the `verification.json` that names its checksum, untouched
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -31,7 +30,7 @@ from classifier.prompt import instructions
 from classifier.registry import Registry, load_version
 from finetune.data import assemble
 from household.errors import HouseholdError, ModelNotFoundError
-from household.models import resolve
+from household.models import resolve, sha256_file
 from household.settings import Settings
 from household.taxonomy import Taxonomy
 
@@ -67,20 +66,23 @@ def export_ollama(
     """Merge, write model.gguf + Modelfile into `out` (default <version>/ollama), verify; raise if it differs."""
     if quant not in QUANTS:
         raise HouseholdError(f"quantization must be one of {', '.join(QUANTS)}, not {quant!r}")
-    llama_cpp = _llama_cpp()
     chosen = Registry(settings.models_dir).get(version)
+    llama_cpp = _llama_cpp()
     llm = load_version(settings, taxonomy, chosen, "llm")
     llm.model = llm.model.merge_and_unload().eval()
     llm.reset_prefix_cache()
     folder = Path(out) if out else chosen.path / "ollama"
     folder.mkdir(parents=True, exist_ok=True)
     gguf_path = folder / "model.gguf"
+    for stale in folder.glob(".*.partial-*"):  # left by an export that was killed
+        if not _alive(stale.name.rpartition("-")[2]):
+            stale.unlink(missing_ok=True)
     questions = [ex.question for ex in assemble(settings, taxonomy).split.test]
     in_process = _codes(llm, questions, "in-process model", progress)
 
     partial = folder / f".model.gguf.partial-{os.getpid()}"
     try:
-        pre = pre_tokenizer(chosen.info.base_model, llm.model.config.model_type)
+        pre = pre_tokenizer(chosen.info.base_model, llm.model.config.model_type, llm.tokenizer)
         write_gguf(llm.model, llm.tokenizer, partial, quant, pre, f"{OLLAMA_NAME}-{version}", progress)
         llm.reset_prefix_cache()  # the weights are now the file's, rounded
         same_precision = _codes(llm, questions, "  same precision", progress)
@@ -88,7 +90,7 @@ def export_ollama(
         result = Export(
             folder, gguf_path, folder / "Modelfile", f"cd {folder} && ollama create {OLLAMA_NAME} -f Modelfile",
             quant, len(questions), identical, _agreement(from_file, same_precision), _agreement(from_file, in_process),
-            f"llama.cpp (llama-cpp-python {llama_cpp.__version__})", _sha256(partial),
+            f"llama.cpp (llama-cpp-python {llama_cpp.__version__})", sha256_file(partial),
         )
         if not result.ok:
             _write_text(folder / "verification.failed.json", _as_json(result))
@@ -105,6 +107,16 @@ def export_ollama(
         partial.unlink(missing_ok=True)
     (folder / "verification.failed.json").unlink(missing_ok=True)
     return result
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _llama_cpp() -> Any:
@@ -135,10 +147,13 @@ def _read_back(llama_cpp: Any, path: Path, llm: Any, questions: list[str], progr
     `LLMClassifier.score`; the prefix is evaluated once and the KV cache rewound to it per question.
     """
     rows = llm.question_ids(questions)
-    engine = llama_cpp.Llama(
-        model_path=str(path), n_ctx=len(llm.prefix_ids) + max(map(len, rows)) + max(map(len, llm.label_ids)) + 8,
-        logits_all=True, verbose=False, n_threads=torch.get_num_threads(),
-    )
+    try:
+        engine = llama_cpp.Llama(
+            model_path=str(path), n_ctx=len(llm.prefix_ids) + max(map(len, rows)) + max(map(len, llm.label_ids)) + 8,
+            logits_all=True, verbose=False, n_threads=torch.get_num_threads(),
+        )
+    except ValueError as exc:  # llama.cpp rejects the file (unknown architecture or pre-tokenizer, bad layout)
+        raise HouseholdError(f"llama.cpp cannot load the exported GGUF: {exc}; the previous export is kept") from exc
 
     def tokens(text: str) -> list[int]:
         return engine.tokenize(text.encode("utf-8"), add_bos=False, special=True)
@@ -175,14 +190,6 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum())
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _as_json(result: Export) -> str:
     return json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in asdict(result).items()}, indent=2) + "\n"
 
@@ -194,8 +201,13 @@ def _write_text(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-def pre_tokenizer(base_spec: str, model_type: str) -> str:
-    """llama.cpp's name for how text is split before BPE: the base GGUF's own, else by family."""
+def pre_tokenizer(base_spec: str, model_type: str, tokenizer: Any) -> str:
+    """llama.cpp's name for how text is split before BPE: the base GGUF's own, else from the tokenizer.
+
+    A bare byte-level pre-tokenizer splits with GPT-2's pattern (SmolLM2 and models saved from
+    its tokenizer); Qwen's split pattern is llama.cpp's "qwen2". llama.cpp's check of the file
+    (`_read_back`) catches a wrong guess: the tokens would differ.
+    """
     path = resolve(base_spec)
     if path.endswith(".gguf"):
         from gguf import GGUFReader
@@ -203,6 +215,9 @@ def pre_tokenizer(base_spec: str, model_type: str) -> str:
         field = GGUFReader(path).fields.get("tokenizer.ggml.pre")
         if field is not None:
             return field.contents()
+    split = json.loads(tokenizer.backend_tokenizer.to_str()).get("pre_tokenizer") or {}
+    if split.get("type") == "ByteLevel" and split.get("use_regex"):
+        return "gpt-2"
     return {"qwen2": "qwen2", "qwen3": "qwen2"}.get(model_type, "default")
 
 

@@ -2,13 +2,14 @@
 
 `pkg:PACKAGE/RELATIVE/PATH` names a file shipped inside an installed wheel (the offline profile's
 SmolLM2 GGUF and MiniLM). A GGUF is de-quantized once (~20 s) and kept as safetensors in the
-cache folder, so later loads take a fraction of a second.
+cache folder (one conversion per source file), so later loads take a fraction of a second.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import logging
 import os
 import shutil
@@ -83,28 +84,73 @@ def _torch():
 
 
 def _gguf_to_safetensors(path: Path, cache_dir: Path) -> Path:
-    """De-quantize a GGUF once into `cache_dir`; the folder name carries the file's size and mtime."""
-    stat = path.stat()
-    key = hashlib.sha1(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:10]
-    target = cache_dir / "models" / f"{path.stem}-{key}"
-    if (target / "config.json").exists():
+    """De-quantize a GGUF once into `cache_dir`: one folder per source file, replaced when its content changes.
+
+    The folder is named after the file's resolved path; `source.json` inside records the size,
+    mtime and SHA-256 it was made from. A new mtime alone (a reinstalled wheel) costs one hash,
+    not a conversion; new content replaces the old conversion instead of adding another.
+    """
+    source = path.resolve()
+    target = cache_dir / "models" / f"{path.stem}-{hashlib.sha1(str(source).encode()).hexdigest()[:10]}"
+    stat = source.stat()
+    stamp = _read_stamp(target)
+    if stamp and (stamp.get("size"), stamp.get("mtime_ns")) == (stat.st_size, stat.st_mtime_ns):
+        return target
+    digest = sha256_file(source)
+    if stamp and (stamp.get("size"), stamp.get("sha256")) == (stat.st_size, digest):
+        _write_stamp(target, {**stamp, "mtime_ns": stat.st_mtime_ns})
         return target
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     log.info("converting %s to safetensors in %s (once)", path.name, target)
-    tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
-    model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name)
+    tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
+    model = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name)
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    partial = target.with_name(target.name + f".partial-{os.getpid()}")
+    partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
     model.save_pretrained(partial)
     tokenizer.save_pretrained(partial)
-    if target.exists():  # another process finished first
-        shutil.rmtree(partial)
-    else:
-        partial.replace(target)
+    _write_stamp(partial, {"source": str(source), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": digest})
+    old = target.with_name(f"{target.name}.old-{os.getpid()}")
+    if target.exists():
+        target.replace(old)
+    partial.replace(target)
+    shutil.rmtree(old, ignore_errors=True)
+    _remove_unstamped(cache_dir / "models", path.stem)
     return target
+
+
+STAMP = "source.json"  # in a converted folder: what it was converted from
+
+
+def _read_stamp(folder: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((folder / STAMP).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _write_stamp(folder: Path, stamp: dict[str, Any]) -> None:
+    temporary = folder / f".{STAMP}.{os.getpid()}"
+    temporary.write_text(json.dumps(stamp, indent=2) + "\n", encoding="utf-8")
+    temporary.replace(folder / STAMP)
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks (model files are hundreds of MB)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _remove_unstamped(models: Path, stem: str) -> None:
+    """Conversions of an earlier cache layout (keyed by mtime, no stamp), never reused: each was a full model."""
+    for folder in models.glob(f"{stem}-*"):
+        if folder.is_dir() and (folder / "config.json").exists() and not (folder / STAMP).exists():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def load_embedder(spec: str) -> "SentenceTransformer":

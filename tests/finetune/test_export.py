@@ -1,10 +1,17 @@
-"""export-ollama on a trained tiny Llama: GGUF written, read back by transformers, same codes."""
+"""export-ollama on a trained tiny Llama: GGUF written, read back and run by llama.cpp, same codes."""
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import importlib.util
 import json
 import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,13 +21,18 @@ from gguf.quants import dequantize
 
 from classifier import version as record
 from classifier.prompt import instructions
-from finetune.export import _llama_permute, export_ollama, write_gguf
 from cli.main import main
+from finetune.export import _llama_permute, export_ollama, write_gguf
 from household.errors import HouseholdError
 
 pytestmark = pytest.mark.slow
+needs_llama_cpp = pytest.mark.skipif(
+    importlib.util.find_spec("llama_cpp") is None,
+    reason="llama-cpp-python is not installed: the export is verified with llama.cpp (pip install llama-cpp-python)",
+)
 
 
+@needs_llama_cpp
 def test_f16_export_round_trips_through_gguf_with_identical_predictions(trained, taxonomy, tmp_path) -> None:
     out = tmp_path / "ollama"
     result = CliRunner().invoke(main, ["models", "export-ollama", "v0001", "--out", str(out)])
@@ -73,3 +85,28 @@ def test_q8_tensors_hold_the_weights_in_llama_cpp_layout(tiny_lm, tmp_path) -> N
 def test_unknown_version_is_a_clear_error(trained, taxonomy) -> None:
     with pytest.raises(HouseholdError, match="no model version 'v0042'"):
         export_ollama(trained, taxonomy, "v0042", progress=False)
+
+
+@needs_llama_cpp
+def test_a_re_export_killed_midway_leaves_the_verified_export_in_place(trained, tmp_path):
+    out = tmp_path / "ollama"
+    assert CliRunner().invoke(main, ["models", "export-ollama", "v0001", "--out", str(out)]).exit_code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    stamp = (out / "model.gguf").stat()
+    household = Path(sys.executable).with_name("household")
+    command = [household, "models", "export-ollama", "v0001", "--out", out, "--quant", "q8_0"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        while process.poll() is None:
+            now = (out / "model.gguf").stat() if (out / "model.gguf").exists() else None
+            if {p.name for p in out.iterdir()} != set(before) or now is None or now.st_mtime_ns != stamp.st_mtime_ns:
+                break
+            time.sleep(0.005)
+        assert process.poll() is None, f"the export ended before it wrote anything: {process.stderr.read()[-2000:]}"
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait()
+    assert {name: (out / name).read_bytes() for name in before} == before, "the verified export was overwritten"
+    verification = json.loads((out / "verification.json").read_text())
+    assert verification["gguf_sha256"] == hashlib.sha256((out / "model.gguf").read_bytes()).hexdigest()
