@@ -7,7 +7,7 @@ Streamlit shares one cached Assistant between the threads of all browser session
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable
 
 from chatbot.generator import Generator, load_generator
 from chatbot.retrieval import Retrieval, Retriever
@@ -110,7 +110,7 @@ class Assistant:
 
     @property
     def generator(self) -> Generator:
-        return self._once("generator", lambda: load_generator(self.settings, self.store.embed))
+        return self._once("generator", lambda: load_generator(self.settings))
 
     @property
     def retriever(self) -> Retriever:

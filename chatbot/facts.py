@@ -19,8 +19,9 @@ DAY_MONTH_YEAR = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+({_MONTH}),?\s+(\
 SLASH_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b")
 TIME = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*([ap])\.?m\.?(?![a-z])", re.IGNORECASE)
 CLOCK = re.compile(r"\b([01]?\d|2[0-3]):([0-5]\d)\b")
-AMOUNT = re.compile(r"\$\s?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?")
+AMOUNT = re.compile(r"\$\s*(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?")
 PHONE = re.compile(r"(?:\(\d{3}\)\s?|\b\d{3}[-. ])?\b\d{3}[-.]\d{4}\b")
+DIGIT_CODE = re.compile(r"\b\d{2,}(?:-\d{2,})+\b")  # 512-55107: a number no date or phone pattern explains
 CODE = re.compile(r"\b(?=[A-Za-z0-9-]*\d)(?=[A-Za-z0-9-]*[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*\b")
 _UNITS = {"mfd", "psi", "gpm", "gph", "ppm", "va", "mph", "am", "pm", "th", "st", "nd", "rd", "x"}
 
@@ -74,7 +75,7 @@ def fact_tokens(text: str) -> list[str]:
     """The checkable facts of a text, as written: dates, times, amounts, phone numbers, model or part numbers."""
     spans: list[tuple[int, int]] = []
     found: list[tuple[int, str]] = []
-    for pattern in (MONTH_DAY_YEAR, DAY_MONTH_YEAR, SLASH_DATE, ISO_DATE, AMOUNT, TIME, PHONE, CLOCK, CODE):
+    for pattern in (MONTH_DAY_YEAR, DAY_MONTH_YEAR, SLASH_DATE, ISO_DATE, AMOUNT, TIME, PHONE, CLOCK, DIGIT_CODE, CODE):
         for match in pattern.finditer(text):
             start, end = match.span()
             if any(start < e and s < end for s, e in spans):

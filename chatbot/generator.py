@@ -247,8 +247,8 @@ class TransformersGenerator:
         return f"transformers (in-process): {Path(self.spec.split('/')[-1]).stem} {state}"
 
 
-def load_generator(settings: Settings, embed: Callable[[list[str]], Any] | None = None) -> Generator:
-    """The backend named by settings.generator_backend; `embed` (the store's MiniLM) serves the reader."""
+def load_generator(settings: Settings) -> Generator:
+    """The backend named by settings.generator_backend."""
     if settings.generator_backend == "ollama":
         return OllamaGenerator.from_settings(settings)
     if settings.generator_backend == "transformers":
@@ -256,5 +256,5 @@ def load_generator(settings: Settings, embed: Callable[[list[str]], Any] | None 
     if settings.generator_backend == "reader":
         from chatbot.reader import Reader
 
-        return Reader(embed)
+        return Reader()
     raise ConfigError(f"unknown generator backend {settings.generator_backend!r}")

@@ -7,6 +7,7 @@ the server's whole process group is stopped however the test ends.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -49,11 +50,10 @@ def wait_until_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
     pytest.fail(f"`household ui` did not answer within {START_TIMEOUT_S} s:\n{log.read_text()[-2000:]}")
 
 
-@pytest.fixture
-def running_app(ui_store, ollama, tmp_path: Path) -> Iterator[str]:
-    """`household ui --port N` serving the test's store and stub; yields its URL."""
+@contextlib.contextmanager
+def serving(log: Path) -> Iterator[str]:
+    """`household ui --port N` with this process's HOUSEHOLD_* settings; yields its URL, then stops its group."""
     port = free_port()
-    log = tmp_path / "ui.log"
     with log.open("wb") as out:
         server = subprocess.Popen(
             [str(Path(sys.executable).with_name("household")), "ui", "--port", str(port)],
@@ -70,6 +70,13 @@ def running_app(ui_store, ollama, tmp_path: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(timeout=5)
+
+
+@pytest.fixture
+def running_app(ui_store, ollama, tmp_path: Path) -> Iterator[str]:
+    """`household ui --port N` serving the test's store and stub; yields its URL."""
+    with serving(tmp_path / "ui.log") as url:
+        yield url
 
 
 def open_chat(playwright: Any, url: str) -> tuple[Any, Any]:

@@ -3,10 +3,6 @@ abstention with the closest records. Same harness as test_browser.py (`household
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +10,7 @@ import pytest
 
 from household.settings import Settings
 from household.taxonomy import Taxonomy
-from tests.chatbot.ui.test_browser import ANSWER_TIMEOUT_MS, CHROMIUM, STEP_TIMEOUT_MS, free_port, wait_until_healthy
+from tests.chatbot.ui.test_browser import ANSWER_TIMEOUT_MS, CHROMIUM, STEP_TIMEOUT_MS, serving
 
 RECORDS = {
     "hvac/service-visits.csv": "date,company,technician,visit_type,work_done,cost\n"
@@ -42,21 +38,8 @@ def reader_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, taxonomy: Taxono
         monkeypatch.setenv("HOUSEHOLD_" + key, value)
     settings = Settings.load()
     Pipeline(settings, Store(settings, embedder), CategoryAssigner(settings, taxonomy)).run([root])
-    port, log = free_port(), tmp_path / "ui.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen([str(Path(sys.executable).with_name("household")), "ui", "--port", str(port)],
-                                  stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_until_healthy(url, server, log)
+    with serving(tmp_path / "ui.log") as url:
         yield url
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=5)
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)")
