@@ -83,7 +83,9 @@ def _source_line(hit: dict[str, Any]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (answer, classification, sources).")
 @click.option("--follow-up-of", metavar="PREVIOUS", help="Read QUESTION as a follow-up of this previous question.")
 @pass_app
-def ask(app: App, question: str, category: str | None, no_filter: bool, as_json: bool, follow_up_of: str | None) -> None:
+def ask(
+    app: App, question: str, category: str | None, no_filter: bool, as_json: bool, follow_up_of: str | None
+) -> None:
     """Answer QUESTION from your records: category tag, streamed answer, then the sources it cites.
 
     If the answer cannot be generated (Ollama down, model not pulled) the reason is printed
@@ -258,12 +260,14 @@ def eval_retrieval(app: App, qa_file: Path, corpus: Path | None, k: int, as_json
     with tempfile.TemporaryDirectory(prefix="household-eval-") as tmp:
         assistant = _evaluated(app, Path(tmp), corpus)
         report = evaluate(assistant.retriever, rows, k, progress=True) if rows else None  # the bar goes to stderr
-        followups = evaluate_conversations(assistant.retriever, conversations, k, progress=True)
+        followups = None
+        if conversations:
+            followups = evaluate_conversations(assistant.retriever, conversations, k, progress=True)
     if as_json:
         click.echo(json.dumps({**(report.as_dict() if report else {}),
-                               **({"conversations": followups.as_dict()} if conversations else {})}))
+                               **({"conversations": followups.as_dict()} if followups else {})}))
         return
-    if conversations:
+    if followups:
         _conversation_lines(followups)
     if report is None:
         return
