@@ -26,7 +26,7 @@ from household.settings import Settings
 
 # Each section is a module with `run(Workspace) -> Section`, imported only when it runs (they import
 # torch, which must not happen before OMP_WAIT_POLICY is settled; see main).
-SECTIONS = ("classification", "throughput", "ingest", "ocr", "retrieval", "answers", "memory", "finetune")
+SECTIONS = ("classification", "throughput", "ingest", "ocr", "retrieval", "planted", "answers", "memory", "finetune", "export")
 HERE = Path(__file__).resolve().parent
 
 
@@ -102,6 +102,7 @@ def main(quick: bool, only: list[str], out: Path, sizes: tuple[str, ...], profil
 
     \b
     Sections: 1 classification latency, 2 batch throughput, 3 ingest, OCR of rendered receipts, 4 retrieval by store size,
+    7 the category filter at 1k-50k chunks (the sample household planted among distractors),
     answers (question to complete answer),
     5 peak memory of `household ask` / `household ui`, 6 LoRA training speed. The full run takes
     under 20 minutes on a quiet 2-core machine. Everything is written to a temporary data dir; the

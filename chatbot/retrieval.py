@@ -265,11 +265,25 @@ class Retriever:
         for path, codes in steps:
             if self.catch_all in codes:
                 break
-            hits = self.search(question, k, codes, frame)
-            if self._enough(hits):
-                return found(path, codes, hits)
+            hits = self.search(question, k * self.depth if self.settings.outside_weight > 0 else k, codes, frame)
+            if self._enough(hits[:k]):
+                return found(path, codes, self._blended(question, k, frame, hits))
             log.info("%s search (%s) not good enough: %d hits", path, ",".join(codes), len(hits))
         return found("unfiltered", None, self.search(question, k, None, frame))
+
+    def _blended(self, question: str, k: int, frame: TimeFrame | None, hits: list["Hit"]) -> list["Hit"]:
+        """The top k of the filtered hits with the unfiltered ones fused in at `outside_weight` (0: strict).
+
+        A record filed under another category still reaches the top k when it is the clearly better
+        match, while the category's own records keep the lead a filter gives them.
+        """
+        weight = self.settings.outside_weight
+        if weight <= 0:
+            return hits[:k]
+        everywhere = self.search(question, k * self.depth, None, frame)
+        by_id = {h.id: h for h in everywhere} | {h.id: h for h in hits}
+        ranked = fuse([[h.id for h in hits], [h.id for h in everywhere]], weights=(1.0, weight))
+        return [by_id[i] for i in ranked[:k]]
 
     def _enough(self, hits: list["Hit"]) -> bool:
         if len(hits) < self.settings.min_hits:

@@ -65,6 +65,8 @@ class Settings:
     embedding_model: str = MINILM_BUNDLED
     max_question_chars: int = 2000  # a longer question is refused with one line (CLI and UI)
     correction_similarity: float = 0.85  # cosine to a corrected question above which its correction applies at once
+    heldout_dir: Path = PACKAGED_DATA / "eval" / "questions"  # independent held-out questions, never trained on
+    calibration_writers: str = "a,b"  # the held-out writers `auto`, the ensemble weight and temperatures are fitted on
     batch_size: int = 16
 
     generator_backend: str = "reader"  # reader (extractive, quotes the records) | transformers | ollama
@@ -89,6 +91,7 @@ class Settings:
     min_confidence: float = 0.5
     max_distance: float = 1.2
     min_hits: int = 2
+    outside_weight: float = 0.0  # weight of the unfiltered ranking fused into a filtered one (0: strict filter)
     moved_in: str = ""  # YYYY-MM-DD the household moved in, for questions like "before we moved in"
     unfiltered_category: str = "general"  # the catch-all category: its questions search every record
 
