@@ -24,9 +24,9 @@ if TYPE_CHECKING:
     from storage.store import Store
 
 
-def searched(retrieval: Retrieval) -> str:
-    """What the records were searched for: a follow-up's standalone query, else the question."""
-    return retrieval.follow_up.query if retrieval.follow_up else retrieval.question
+def read_as(retrieval: Retrieval) -> str:
+    """What the reader answers: a follow-up's own ask about the earlier topic, else the question."""
+    return retrieval.follow_up.read_as if retrieval.follow_up else retrieval.question
 
 
 def check_length(question: str, limit: int) -> None:
@@ -146,7 +146,7 @@ class Assistant:
 
         generator = self.generator
         if isinstance(generator, Reader):
-            return Answer.quoted(retrieval.hits, generator.read(searched(retrieval), retrieval.hits))
+            return Answer.quoted(retrieval.hits, generator.read(read_as(retrieval), retrieval.hits))
         return Answer(retrieval.hits, generator.stream(self._in_context(retrieval, history), retrieval.hits))
 
     def _in_context(self, retrieval: Retrieval, history: "Conversation | None") -> str:

@@ -42,6 +42,7 @@ GENERIC_WORDS = frozenset(tokenize(
     "keep kept"
 ))
 _REFERENCE_TOKENS = frozenset(tokenize(" ".join(REFERENCE_WORDS))) | REFERENCE_WORDS
+INTERROGATIVE_RE = re.compile(r"\b(who|whom|whose|what|when|where|which|why|how)\b", re.I)
 CONTEXT_TURNS = 2  # the standalone query takes the searched queries of this many earlier turns at most
 EVIDENCE_HITS = 3  # records the topic words are looked up in, to see which category they belong to
 
@@ -55,11 +56,12 @@ class FollowUp:
     query: str  # what was searched: the question made standalone
     carried: bool  # searched under the previous question's category
     switched: bool  # the question named a topic of its own in another category
+    read_as: str = ""  # what the reader answers: the question's own ask, about the earlier topic
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "previous": self.previous, "previous_code": self.previous_code, "query": self.query,
-            "carried": self.carried, "switched": self.switched,
+            "carried": self.carried, "switched": self.switched, "read_as": self.read_as,
         }
 
 
@@ -114,16 +116,19 @@ class Resolver:
         taxonomy = self.classifier.taxonomy
         if topic is not None and topic[0] != previous.code:  # a switch: as sure as its two witnesses
             code, score = topic
-            query = standalone_query(question, [previous], ask_only=True)
+            query = read_as = standalone_query(question, [previous], keep="ask")
             prediction = ranked_first(code, alone, taxonomy.by_code(code).name, score)
         elif previous.code is not None:  # carried: as sure as the classifier is of it on the standalone query
             query = standalone_query(question, history.turns[-CONTEXT_TURNS:])
+            asks = bool(INTERROGATIVE_RE.search(question))  # "who did it?" asks its own; "and on weekends?" not
+            read_as = standalone_query(question, history.turns[-CONTEXT_TURNS:], keep="topic") if asks else query
             code = previous.code
             prediction = ranked_first(code, self.classifier.classify(query), taxonomy.by_code(code).name)
         else:  # the turn before was never classified: nothing to carry
             return Reading(question, alone, None)
         switched = code != previous.code
-        return Reading(query, prediction, FollowUp(previous.question, previous.code, query, not switched, switched))
+        follow_up = FollowUp(previous.question, previous.code, query, not switched, switched, read_as)
+        return Reading(query, prediction, follow_up)
 
     def topic(self, question: str) -> tuple[str, float] | None:
         """The category the question's own topic words name and its score, when classifier and records agree
@@ -141,18 +146,19 @@ class Resolver:
         return (code, score) if score >= self.switch_score else None
 
 
-def standalone_query(question: str, earlier: "list[Exchange]", ask_only: bool = False) -> str:
+def standalone_query(question: str, earlier: "list[Exchange]", keep: str = "all") -> str:
     """The question followed by what the earlier turns searched for, newest first, each word once.
 
-    `ask_only` (a topic switch) keeps only what the earlier turns asked (how much, when, who), not
+    keep="ask" (a topic switch) keeps only what the earlier turns asked (how much, when, who), not
     their topic or dates: "and the fountain pump?" after "how much did the pool pump cost in 2024?"
-    searches "how much did the cost" about the fountain pump, not the pool pump of 2024.
+    searches "how much did the cost" about the fountain pump, not the pool pump of 2024. keep="topic"
+    keeps only their topic words, for a follow-up that asks its own question ("who did it?").
     """
     seen: set[str] = set()
     parts = []
     for index, text in enumerate([question] + [turn.searched for turn in reversed(earlier)]):
-        if ask_only and index:
-            text = " ".join(w for w in text.split() if not topic_words(w))
+        if keep != "all" and index:
+            text = " ".join(w for w in text.split() if bool(topic_words(w)) == (keep == "topic"))
         words = [w for w in text.split() if w.lower().strip("?.,!") not in seen]
         seen.update(w.lower().strip("?.,!") for w in words)
         if words:
