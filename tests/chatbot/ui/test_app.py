@@ -102,7 +102,7 @@ def test_generator_down_shows_one_line_error_and_still_the_sources(ui_store, mon
 def test_sidebar_names_models_store_and_generator_status(ui_store, ollama, world) -> None:
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
     sidebar = " ".join(m.value for m in at.sidebar.markdown)
-    assert "**Classifier:** `embedding`" in sidebar and "qwen3:4b" in sidebar
+    assert "**Classifier:** `embedding · default`" in sidebar and "qwen3:4b" in sidebar  # the default head, no version yet
     assert f"**{ui_store['chunks']}** chunks from **{ui_store['sources']}** sources" in sidebar
     assert len(at.sidebar.dataframe[0].value) == len(world.records)
     assert "qwen3:4b ready" in at.sidebar.caption[0].value
