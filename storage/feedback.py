@@ -104,8 +104,10 @@ class FeedbackStore:
         return (int(count), int(top))
 
     def corrections(self) -> list[tuple[str, str]]:
-        """(question, corrected_code), the latest correction winning when a question was corrected twice."""
-        return list({row.question: row.corrected_code for row in self.list()}.items())
+        """(question, corrected_code) of questions that stand alone, the latest correction winning when a
+        question was corrected twice. A follow-up's correction ("who did it?" -> hvac) holds only in its
+        conversation, so it is kept (list, export) but never applied to, or trained on, the bare words."""
+        return list({row.question: row.corrected_code for row in self.list() if row.context is None}.items())
 
     def export_jsonl(self, path: str | Path, taxonomy: Taxonomy | None = None) -> int:
         """Write the latest correction per question as dataset rows for the finetune module.

@@ -81,3 +81,12 @@ def test_concurrent_writers_from_several_processes(tmp_path: Path) -> None:
     rows = FeedbackStore(path).list()
     assert len(rows) == 100 and len({r.id for r in rows}) == 100
     assert {r.question for r in rows} == {f"question {w}-{i}" for w in range(4) for i in range(25)}
+
+
+def test_a_follow_ups_correction_is_kept_but_not_applied_to_its_bare_words(tmp_path, taxonomy) -> None:
+    store = FeedbackStore(tmp_path / "feedback.sqlite3")
+    hvac, pool = taxonomy.find("hvac").code, taxonomy.find("pool").code
+    store.add("who did it?", pool, hvac, "v0001", context='{"turns": ["when was the AC serviced?"]}')
+    store.add("is the pump loud?", hvac, pool, "v0001")
+    assert [row.question for row in store.list()] == ["who did it?", "is the pump loud?"]
+    assert store.corrections() == [("is the pump loud?", pool)]
