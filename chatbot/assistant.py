@@ -44,10 +44,11 @@ class Assistant:
         classifier: Classifier | None = None,
         store: "Store | None" = None,
         generator: Generator | None = None,
+        embedder: Any = None,
     ) -> None:
         self.settings, self.taxonomy = settings, taxonomy
         self._given_classifier = classifier  # wrapped with the corrections on first use
-        self._parts: dict[str, Any] = {"store": store, "generator": generator}
+        self._parts: dict[str, Any] = {"store": store, "generator": generator, "embedder": embedder}
         self._lock = threading.RLock()
 
     def _once(self, name: str, load: Callable[[], Any]) -> Any:

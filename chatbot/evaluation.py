@@ -21,11 +21,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chatbot.retrieval import Retriever
-from household.errors import DataError
+from household.errors import DataError, InputError
 from household.jsonl import objects
+from household.settings import Settings
 from household.taxonomy import Taxonomy
 
 if TYPE_CHECKING:
+    from chatbot.assistant import Assistant
     from storage.store import Hit
 
 MODES = ("filter", "no_filter", "widening")
@@ -171,3 +173,29 @@ def evaluate(retriever: Retriever, rows: list[QA], k: int, progress: bool = Fals
                 "path": runs["widening"].path, "missed": missed,
             })
     return report
+
+
+def evaluated_assistant(settings: Settings, taxonomy: Taxonomy, corpus: Path | None, store_dir: Path) -> "Assistant":
+    """The Assistant an evaluation asks: over `corpus` ingested into a fresh store in `store_dir` (the models
+    and caches stay the configured ones), or without a corpus over the configured store, which must not be empty."""
+    from chatbot.assistant import Assistant
+    from classifier.registry import load_active
+    from household.models import load_embedder
+    from ingest.category import CategoryAssigner
+    from ingest.pipeline import Pipeline
+    from storage.store import Store
+
+    if corpus is None:
+        assistant = Assistant(settings, taxonomy)
+        if assistant.store.count() == 0:
+            raise InputError(f"the store {assistant.store.location} is empty: ingest first, or pass --corpus DIR")
+        return assistant
+    embedder = load_embedder(settings.embedding_model)
+    classifier = load_active(settings, taxonomy, embedder=embedder)
+    store = Store(settings.replace(data_dir=store_dir, chroma_url=""), embedder)
+    report = Pipeline(store.settings, store, CategoryAssigner(settings, taxonomy, classifier=classifier)).run(
+        [corpus], progress=True
+    )
+    if not report.ingested:
+        raise InputError(f"nothing readable in {corpus}")
+    return Assistant(settings, taxonomy, classifier=classifier, store=store, embedder=embedder)

@@ -350,30 +350,9 @@ def eval_answers(app: App, qa_file: Path, corpus: Path | None, unanswerable_file
 
 
 def _evaluated(app: App, tmp: Path, corpus: Path | None) -> "Assistant":
-    """The Assistant an evaluation asks: over `corpus` ingested into `tmp`, else over the configured store."""
-    if corpus is not None:
-        return _ingested(app, tmp, corpus)
-    assistant = _assistant(app)
-    if assistant.store.count() == 0:
-        raise InputError(f"the store {assistant.store.location} is empty: ingest first, or pass --corpus DIR")
-    return assistant
+    from chatbot.evaluation import evaluated_assistant
 
-
-def _ingested(app: App, store_dir: Path, corpus: Path) -> "Assistant":
-    """An Assistant over a fresh store in `store_dir` holding `corpus`; models and caches stay the configured ones."""
-    from chatbot.assistant import Assistant
-    from classifier.registry import load_active
-    from ingest.category import CategoryAssigner
-    from ingest.pipeline import Pipeline
-    from storage.store import Store
-
-    classifier = load_active(app.settings, app.taxonomy)
-    store = Store(app.settings.replace(data_dir=store_dir, chroma_url=""), getattr(classifier, "embedder", None))
-    assigner = CategoryAssigner(app.settings, app.taxonomy, classifier=classifier)
-    report = Pipeline(store.settings, store, assigner).run([corpus], progress=True)
-    if not report.ingested:
-        raise InputError(f"nothing readable in {corpus}")
-    return Assistant(app.settings, app.taxonomy, classifier=classifier, store=store)
+    return evaluated_assistant(app.settings, app.taxonomy, corpus, tmp)
 
 
 @click.group()
