@@ -36,6 +36,7 @@ from household.taxonomy import Taxonomy
 
 QUANTS = ("f16", "q8_0")
 OLLAMA_NAME = "household-classifier"
+ROUND_ROWS_BYTES = 16 << 20  # quantized rows de-quantized at a time when rounding the model to the file
 LLAMA_CPP_HINT = "pip install llama-cpp-python  # builds llama.cpp from source, about ten minutes"
 
 
@@ -251,7 +252,7 @@ def write_gguf(model: Any, tokenizer: Any, path: Path, quant: str, pre: str, nam
     Afterwards `model` computes what the file holds; only one tensor's encoding exists at a time.
     """
     from gguf import MODEL_ARCH, GGUFWriter, LlamaFileType, get_tensor_name_map
-    from gguf.quants import dequantize, quant_shape_to_byte_shape
+    from gguf.quants import quant_shape_to_byte_shape
 
     config = model.config
     arches = {"llama": MODEL_ARCH.LLAMA, "qwen3": MODEL_ARCH.QWEN3}
@@ -301,15 +302,30 @@ def write_gguf(model: Any, tokenizer: Any, path: Path, quant: str, pre: str, nam
     writer.write_ti_data_to_file()
     with torch.no_grad():
         for stem, tensor in tqdm(tensors, desc="writing GGUF", unit="tensor", disable=not progress):
-            w = tensor.detach().float().cpu().numpy()
+            w = tensor.detach().float().cpu().numpy()  # a view for a float32 CPU model: no copy
             data, qtype = _encode(w, quant)
-            rounded = dequantize(data, qtype).reshape(w.shape)
+            written = data
             if config.model_type == "llama" and stem.endswith(("q_proj", "k_proj")):
                 heads = config.num_attention_heads if stem.endswith("q_proj") else config.num_key_value_heads
-                data, _ = _encode(_llama_permute(w, heads), quant)
-            writer.write_tensor_data(data)
-            tensor.copy_(torch.from_numpy(rounded))
+                written, _ = _encode(_llama_permute(w, heads), quant)
+            writer.write_tensor_data(written)
+            _round_in_place(tensor, data, qtype)  # w is a view of tensor: last
     writer.close()
+
+
+def _round_in_place(tensor: torch.Tensor, data: np.ndarray, qtype: Any) -> None:
+    """Give `tensor` the values `data` stores, a few rows at a time (no full float32 temporary)."""
+    from gguf.quants import dequantize
+
+    if qtype.name == "F32":
+        return
+    if qtype.name == "F16":
+        tensor.copy_(torch.from_numpy(data))
+        return
+    rows = max(1, ROUND_ROWS_BYTES // max(1, data.shape[-1]))
+    for start in range(0, tensor.shape[0], rows):
+        part = dequantize(data[start : start + rows], qtype).reshape(tensor[start : start + rows].shape)
+        tensor[start : start + rows].copy_(torch.from_numpy(part))
 
 
 def _add_tokenizer(writer: Any, tokenizer: Any, vocab_size: int, pre: str) -> None:

@@ -23,16 +23,22 @@ def texts(index: LexicalIndex, question: str) -> list[str]:
     return [text for _, text, _ in index.search(question, 10)]
 
 
+def pump_notes(settings: Settings, embedder, taxonomy, tmp_path: Path, pump: str) -> tuple[Path, LexicalIndex]:
+    """A folder with one note about `pump`, ingested, and a long-lived BM25 reader that has seen it."""
+    folder = tmp_path / "notes"
+    folder.mkdir(exist_ok=True)
+    (folder / "pump.md").write_text(f"The pump is a {pump}.\n\n{PARAGRAPHS}")
+    ingest(settings, embedder, taxonomy, folder)
+    reader = LexicalIndex(Store(settings, embedder))
+    assert any(pump in t for t in texts(reader, f"{pump} pump"))
+    return folder, reader
+
+
 def test_a_same_count_change_on_a_chroma_server_reaches_a_long_lived_reader(
     chroma_server, settings, embedder, taxonomy, tmp_path
 ):
     remote = settings.replace(chroma_url=chroma_server)
-    folder = tmp_path / "notes"
-    folder.mkdir()
-    (folder / "pump.md").write_text(f"The pump is a Pentair SuperFlo.\n\n{PARAGRAPHS}")
-    ingest(remote, embedder, taxonomy, folder)
-    reader = LexicalIndex(Store(remote, embedder))
-    assert any("Pentair" in t for t in texts(reader, "Pentair pump"))
+    folder, reader = pump_notes(remote, embedder, taxonomy, tmp_path, "Pentair SuperFlo")
     count = Store(remote, embedder).count()
 
     (folder / "pump.md").write_text(f"The pump is a Hayward MaxFlo.\n\n{PARAGRAPHS}")
@@ -43,12 +49,7 @@ def test_a_same_count_change_on_a_chroma_server_reaches_a_long_lived_reader(
 
 
 def test_deleting_the_embedded_store_under_a_running_reader(settings, embedder, taxonomy, tmp_path):
-    folder = tmp_path / "notes"
-    folder.mkdir()
-    (folder / "pump.md").write_text(f"The pump is a Pentair SuperFlo.\n\n{PARAGRAPHS}")
-    ingest(settings, embedder, taxonomy, folder)
-    reader = LexicalIndex(Store(settings, embedder))
-    assert any("Pentair" in t for t in texts(reader, "Pentair pump"))
+    folder, reader = pump_notes(settings, embedder, taxonomy, tmp_path, "Pentair SuperFlo")
 
     shutil.rmtree(settings.store_dir)
     assert texts(reader, "Pentair pump") == [], "served a chunk from a deleted store"
