@@ -25,6 +25,7 @@ class CorrectedClassifier:
     def __init__(self, inner: Classifier, embedder: "SentenceTransformer", threshold: float, max_chars: int = 1000):
         self.inner, self.embedder, self.threshold, self.max_chars = inner, embedder, threshold, max_chars
         self.taxonomy, self.name, self.version = inner.taxonomy, inner.name, inner.version
+        self.temperature = getattr(inner, "temperature", 1.0)
         self._codes: list[str] = []
         self._vectors = np.zeros((0, 1), dtype=np.float32)
         self._cache: dict[str, np.ndarray] = {}

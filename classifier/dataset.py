@@ -1,5 +1,7 @@
 """The labelled question dataset: JSONL rows of {question, category, group_id}, validated and split.
 
+A row may also name a `second_category` (the held-out set's two-topic questions); other fields are ignored.
+
 Categories are given by taxonomy name (or code); the code is looked up, so renaming a code
 never touches the data. Paraphrase groups keep a family of rewordings on one side of a split.
 """
@@ -29,6 +31,7 @@ class Example:
     group_id: str
     source: str = ""
     line: int = 0
+    second_code: str | None = None  # a two-topic question's other category (held-out questions only)
 
 
 @dataclass(frozen=True)
@@ -89,8 +92,14 @@ def read_rows(
                     DataError(path, lineno, f"group {group!r} spans categories (also {gpath}:{gline})")
                 )
                 continue
+            second = row.get("second_category")
+            second_found = taxonomy.find(second) if isinstance(second, str) else None
+            if second is not None and second_found is None:
+                problems.append(DataError(path, lineno, f"unknown second_category {second!r}"))
+                continue
             group_code.setdefault(group, (found.code, str(path), lineno))
-            examples.append(Example(question.strip(), found.code, group, str(path), lineno))
+            examples.append(Example(question.strip(), found.code, group, str(path), lineno,
+                                    second_found.code if second_found else None))
     return examples, problems
 
 

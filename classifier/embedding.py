@@ -27,6 +27,7 @@ class EmbeddingClassifier:
 
     name = "embedding"
     version = ""
+    temperature = 1.0
 
     def __init__(
         self, embedder: "SentenceTransformer", taxonomy: Taxonomy, coef: np.ndarray, intercept: np.ndarray,
@@ -51,11 +52,15 @@ class EmbeddingClassifier:
         return cls(embedder, taxonomy, coef, intercept, max_chars)
 
     def save(self, path: Path) -> None:
-        """Write the head (coefficients and the codes they belong to) as a small .npz, atomically."""
+        """Write the head (coefficients, the codes they belong to, its temperature) as a small .npz, atomically.
+
+        The temperature is the one the default head uses; a version's parts take theirs from version.json.
+        """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.stem}.{os.getpid()}.npz")
-        np.savez(tmp, coef=self.coef, intercept=self.intercept, codes=np.array(self.taxonomy.codes))
+        np.savez(tmp, coef=self.coef, intercept=self.intercept, codes=np.array(self.taxonomy.codes),
+                 temperature=np.array(self.temperature))
         tmp.replace(path)
 
     @classmethod
@@ -66,7 +71,9 @@ class EmbeddingClassifier:
         saved = np.load(path)
         if list(saved["codes"]) != taxonomy.codes:
             raise ModelNotFoundError(f"the embedding head {path} was trained for another taxonomy: retrain it")
-        return cls(embedder, taxonomy, saved["coef"], saved["intercept"], max_chars)
+        head = cls(embedder, taxonomy, saved["coef"], saved["intercept"], max_chars)
+        head.temperature = float(saved["temperature"]) if "temperature" in saved.files else 1.0
+        return head
 
     def log_probs(self, questions: Sequence[str]) -> np.ndarray:
         """[B, C] log-probabilities in taxonomy order (used by the ensemble)."""
@@ -78,7 +85,8 @@ class EmbeddingClassifier:
         return self.classify_many([question])[0]
 
     def classify_many(self, questions: Sequence[str]) -> list[Prediction]:
-        return [Prediction.from_scores(row, self.taxonomy, self.version) for row in self.log_probs(questions).tolist()]
+        return [Prediction.from_scores(row, self.taxonomy, self.version, self.temperature)
+                for row in self.log_probs(questions).tolist()]
 
 
 class ZeroShotRouter:

@@ -19,11 +19,15 @@ from classifier.prediction import Prediction
 class EnsembleClassifier:
     name = "ensemble"
 
-    def __init__(self, llm: LLMClassifier, embedding: EmbeddingClassifier, weight: float = 1.0) -> None:
-        self.llm, self.embedding, self.weight = llm, embedding, weight
+    def __init__(
+        self, llm: LLMClassifier, embedding: EmbeddingClassifier, weight: float = 1.0, temperature: float = 1.0
+    ) -> None:
+        self.llm, self.embedding, self.weight, self.temperature = llm, embedding, weight, temperature
         self.taxonomy, self.version = llm.taxonomy, llm.version
 
     def log_probs(self, questions: Sequence[str]) -> np.ndarray:
+        """The raw sum (each part uncalibrated, as the weight was chosen); the ensemble's own temperature
+        calibrates the sum."""
         with torch.no_grad():
             llm = torch.log_softmax(llm_scores(self.llm, questions), -1).cpu().numpy()
         return llm + self.weight * self.embedding.log_probs(questions)
@@ -32,7 +36,8 @@ class EnsembleClassifier:
         return self.classify_many([question])[0]
 
     def classify_many(self, questions: Sequence[str]) -> list[Prediction]:
-        return [Prediction.from_scores(row, self.taxonomy, self.version) for row in self.log_probs(questions).tolist()]
+        return [Prediction.from_scores(row, self.taxonomy, self.version, self.temperature)
+                for row in self.log_probs(questions).tolist()]
 
 
 def llm_scores(llm: LLMClassifier, questions: Sequence[str]) -> torch.Tensor:

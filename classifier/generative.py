@@ -24,6 +24,8 @@ INVALID = ""
 class GenerativeClassifier:
     """Greedy generation of a few tokens after the classification prompt, then parsing."""
 
+    temperature = 1.0  # nothing to scale: a generated answer has no scores
+
     def __init__(
         self,
         model: Any,

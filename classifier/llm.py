@@ -45,6 +45,7 @@ def additive_mask(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 class LLMClassifier:
     name = "llm"
     version = ""
+    temperature = 1.0
 
     def __init__(
         self,
@@ -224,6 +225,6 @@ class LLMClassifier:
                 idx = order[start : start + self.batch_size]
                 scores = self.score([questions[i] for i in idx])
                 for i, row in zip(idx, scores.tolist()):
-                    results[i] = Prediction.from_scores(row, self.taxonomy, self.version)
+                    results[i] = Prediction.from_scores(row, self.taxonomy, self.version, self.temperature)
         return [results[i] for i in range(len(questions))]
 

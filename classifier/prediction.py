@@ -32,10 +32,13 @@ class Prediction:
     origin: str = "classifier"
 
     @classmethod
-    def from_scores(cls, scores: Sequence[float], taxonomy: Taxonomy, version: str = "") -> "Prediction":
-        """Softmax over per-code log-scores (log-likelihoods or logits), in taxonomy order."""
+    def from_scores(
+        cls, scores: Sequence[float], taxonomy: Taxonomy, version: str = "", temperature: float = 1.0
+    ) -> "Prediction":
+        """Softmax over per-code log-scores (log-likelihoods or logits) divided by the classifier's calibrated
+        temperature (classifier/calibration.py), in taxonomy order; `scores` keeps the raw log-scores."""
         top = max(scores)
-        weights = [math.exp(s - top) for s in scores]
+        weights = [math.exp((s - top) / temperature) for s in scores]
         total = sum(weights)
         ranking = sorted(zip(taxonomy.codes, (w / total for w in weights)), key=lambda kv: -kv[1])
         code, confidence = ranking[0]
@@ -61,6 +64,7 @@ class Classifier(Protocol):
     taxonomy: Taxonomy
     name: str
     version: str  # stamped on every Prediction (see Prediction.version)
+    temperature: float  # divides the log-scores before the softmax: 1.0 raw, else the version's calibration
 
     def classify(self, question: str) -> Prediction: ...
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from classifier import version as record
 from classifier.prediction import Classifier
 from classifier.version import VersionInfo
@@ -135,7 +137,8 @@ def load_version(
 
     `kind` is auto (what won on the version's validation split), llm, embedding or ensemble. The LLM
     is always the version's own base model plus its adapter, whatever the current profile names;
-    pass `embedder` to share one loaded MiniLM with the store.
+    every part gets its temperature from the version's calibration (the default head from its .npz).
+    Pass `embedder` to share one loaded MiniLM with the store.
     """
     if kind not in KINDS:
         raise HouseholdError(f"unknown classifier {kind!r}: choose one of {', '.join(KINDS)}")
@@ -143,6 +146,7 @@ def load_version(
         version.check()
     if kind == "auto":
         kind = version.info.selection.winner if version else "embedding"
+    calibration = version.info.calibration if version else None
     if kind == "embedding":
         return _head(settings, taxonomy, version, embedder)
     llm = _llm(settings, taxonomy, version)
@@ -151,7 +155,8 @@ def load_version(
     from classifier.ensemble import EnsembleClassifier
 
     weight = version.info.selection.ensemble_weight if version else 1.0
-    return EnsembleClassifier(llm, _head(settings, taxonomy, version, embedder), weight)
+    temperature = calibration.of("ensemble") if calibration else 1.0
+    return EnsembleClassifier(llm, _head(settings, taxonomy, version, embedder), weight, temperature)
 
 
 def load_active(settings: Settings, taxonomy: Taxonomy, kind: str | None = None, embedder: Any = None) -> Classifier:
@@ -174,6 +179,7 @@ def _llm(settings: Settings, taxonomy: Taxonomy, version: ModelVersion | None) -
     except ModelNotFoundError as exc:
         raise ModelNotFoundError(f"model version {version.version} was trained on {info.base_model}: {exc}") from None
     llm.version = version.version
+    llm.temperature = info.calibration.of("llm") if info.calibration else 1.0
     return llm
 
 
@@ -191,27 +197,34 @@ def _head(settings: Settings, taxonomy: Taxonomy, version: ModelVersion | None, 
     if version is not None:
         head = EmbeddingClassifier.load(version.head, embedder, taxonomy, settings.max_question_chars)
         head.version = version.version
+        head.temperature = version.info.calibration.of("embedding") if version.info.calibration else 1.0
         return head
     path = default_head_path(settings, taxonomy)
     if path.exists():
         head = EmbeddingClassifier.load(path, embedder, taxonomy, settings.max_question_chars)
     else:
+        from classifier.calibration import fit_temperature
         from classifier.dataset import default_training_examples
+        from classifier.heldout import calibration_set
 
         log.info("training the default embedding head from %s (once)", settings.questions_dir)
         head = EmbeddingClassifier.train(embedder, taxonomy, default_training_examples(settings, taxonomy),
                                          max_chars=settings.max_question_chars)
+        held, _ = calibration_set(settings, taxonomy)
+        head.temperature = fit_temperature(head.log_probs([ex.question for ex in held]),
+                                           np.array([taxonomy.index(ex.code) for ex in held]))
         head.save(path)
     head.version = "default"
     return head
 
 
 def default_head_path(settings: Settings, taxonomy: Taxonomy) -> Path:
-    """Where the default head is cached: keyed by the embedder, the taxonomy and the dataset files' sizes and
-    times, so editing the dataset retrains it while loading never has to read the dataset."""
+    """Where the default head is cached: keyed by the embedder, the taxonomy, the dataset files' and the held-out
+    calibration files' sizes and times, so editing either refits it while loading never has to read them."""
     files = [settings.taxonomy_file]
-    for folder in (settings.questions_dir, settings.extra_questions_dir):
+    for folder in (settings.questions_dir, settings.extra_questions_dir, settings.heldout_dir):
         files += sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
     stamp = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
-    key = hashlib.sha256(json.dumps([settings.embedding_model, taxonomy.codes, stamp]).encode()).hexdigest()[:16]
+    key = hashlib.sha256(json.dumps([settings.embedding_model, taxonomy.codes, stamp, settings.calibration_writers])
+                         .encode()).hexdigest()[:16]
     return settings.cache_dir / "heads" / f"default-{key}.npz"

@@ -4,7 +4,8 @@ A version folder (<data_dir>/models/v0003/) holds `adapter/` (LoRA weights), `he
 embedding head trained on the same split), `predictions.jsonl`, `report/` and `version.json`.
 `version.json` says everything needed to rebuild the classifier (its base model, label mode,
 prompt style, LoRA shape, which classifier `auto` picked and the ensemble weight) and what it
-scored; it is written last, so its presence marks a finished version.
+scored, and the calibration (the temperature of each classifier's log-scores, fitted on the
+held-out calibration part); it is written last, so its presence marks a finished version.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from classifier.calibration import Calibration
 from household.errors import ModelNotFoundError
 
 FILE = "version.json"
@@ -44,12 +46,14 @@ class Score:
 
 @dataclass(frozen=True)
 class Selection:
-    """What `auto` loads and the ensemble weight, both chosen on the validation split."""
+    """What `auto` loads and the ensemble weight, chosen on `chosen_on` (the held-out calibration part)."""
 
     winner: str  # embedding | llm | ensemble
     ensemble_weight: float
-    val_accuracy: dict[str, float]
-    ensemble_grid: dict[str, float]
+    val_accuracy: dict[str, float]  # accuracy of each kind on `chosen_on`
+    ensemble_grid: dict[str, float]  # accuracy of each weight on `chosen_on`
+    chosen_on: str = "validation split"  # versions before calibration chose on the dataset's validation split
+    ensemble_nll: dict[str, float] = field(default_factory=dict)  # calibrated log-loss of each weight (what picks it)
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,7 @@ class VersionInfo:
     data: DataSummary
     training: Training
     config: dict[str, Any] = field(default_factory=dict)  # every knob of the run (FinetuneConfig), shown in reports
+    calibration: Calibration | None = None  # temperatures of llm, embedding, ensemble; None: raw softmax (older versions)
 
     @property
     def test_accuracy(self) -> float:
@@ -119,6 +124,7 @@ def read(folder: Path) -> VersionInfo:
                 "test": {role: Score(**score) for role, score in raw["test"].items()},
                 "data": DataSummary(**raw["data"]),
                 "training": Training(**raw["training"]),
+                "calibration": Calibration(**raw["calibration"]) if raw.get("calibration") else None,
             }
         )
     except FileNotFoundError:

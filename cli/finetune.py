@@ -34,12 +34,16 @@ def _row(name: str, accuracy: float | None, invalid: Any, p50: Any, extra: str =
 def _table(results: Sequence[Any]) -> list[str]:
     from finetune.evaluation import Skipped
 
-    lines = [f"  {'scenario':<34} {'accuracy':>7} {'invalid':>8} {'p50 ms':>7}"]
+    header = "top-2, ECE raw -> calibrated, wrong with confidence >= 0.9"
+    lines = [f"  {'scenario':<34} {'accuracy':>7} {'invalid':>8} {'p50 ms':>7}  {header}"]
     for r in results:
         if isinstance(r, Skipped):
             lines.append(_row(r.name, None, "-", None, r.reason))
         else:
-            lines.append(_row(r.name, r.accuracy, r.invalid, r.latency()["p50"]))
+            cal = r.calibration()
+            extra = (f"{r.top2_accuracy:.1%}, {cal['ece_raw']:.3f} -> {cal['ece']:.3f}, "
+                     f"{cal['confident_misses']}/{len(r.misses)}")
+            lines.append(_row(r.name, r.accuracy, r.invalid, r.latency()["p50"], extra))
     return lines
 
 
@@ -109,8 +113,11 @@ def finetune(
 
 
 @click.command("eval")
-@click.option("--questions", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="JSONL of {question, category (name)} to test on; default: the dataset's test split.")
+@click.option("--questions", type=click.Path(exists=True, path_type=Path),
+              help="JSONL file or folder of {question, category (name)[, second_category]} to test on; "
+                   "default: the dataset's test split.")
+@click.option("--heldout", type=click.Choice(["calibration", "test"]),
+              help="Test on a part of the held-out set (data/eval/questions, split by writer: calibration_writers).")
 @click.option("--model", "model_spec", default="auto", show_default=True,
               metavar="VERSION|auto|llm|embedding|ensemble|base|zero-shot", help="Which classifier to measure.")
 @click.option("--compare", is_flag=True, help="Measure every scenario: base/LoRA x names/codes, embedding, ensemble, zero-shot.")
@@ -122,8 +129,8 @@ def finetune(
 @click.pass_context
 @pass_app
 def eval_(
-    app: App, ctx: click.Context, questions: Path | None, model_spec: str, compare: bool, as_json: bool,
-    out: Path | None, latency_sample: int,
+    app: App, ctx: click.Context, questions: Path | None, heldout: str | None, model_spec: str, compare: bool,
+    as_json: bool, out: Path | None, latency_sample: int,
 ) -> None:
     """Measure a classifier: accuracy, per category, confusion matrix, invalid answers, latency, misses.
 
@@ -134,16 +141,18 @@ def eval_(
       household eval --model embedding --json
       household eval --compare                         # the seed's four scenarios and the alternatives
       household eval --model v0002 --questions my-questions.jsonl
+      household eval --compare --heldout test          # the held-out writers no choice was made on
     """
     from finetune.scenarios import run_eval
 
     run = run_eval(app.settings, app.taxonomy, model_spec, compare, questions, out, latency_sample, _as_command(ctx),
-                   progress=not as_json)
+                   progress=not as_json, heldout=heldout)
     examples, results, files = run.examples, run.results, run.files
     if as_json:
         click.echo(files["json"].read_text(encoding="utf-8").rstrip())
         return
-    click.echo(f"{len(examples)} questions" + (f" from {questions}" if questions else " (test split)"))
+    where = f" from {questions}" if questions else f" (held-out {heldout} part)" if heldout else " (test split)"
+    click.echo(f"{len(examples)} questions" + where)
     for line in _table(results):
         click.echo(line)
     click.echo(f"Report: {files['markdown']}")
@@ -195,6 +204,29 @@ def models_use(app: App, version: str) -> None:
     click.echo(f"{chosen.version} is now active (test accuracy {chosen.info.test_accuracy:.1%})")
 
 
+@models.command("calibrate")
+@click.argument("version")
+@pass_app
+def models_calibrate(app: App, version: str) -> None:
+    """Choose VERSION's `auto`, ensemble weight and temperatures again on the held-out calibration part.
+
+    \b
+    For a version trained before calibration existed (or after the held-out set changed): no
+    retraining, a few minutes of scoring; rewrites its version.json.
+    Example: household models calibrate v0001
+    """
+    from classifier.registry import Registry
+    from finetune.run import calibrate
+
+    info = calibrate(app.settings, app.taxonomy, Registry(app.settings.models_dir).get(version))
+    cal, selection = info.calibration, info.selection
+    click.echo(f"{info.version}: chosen on the {cal.fitted_on}")
+    click.echo(f"`auto` uses: {selection.winner}; ensemble weight {selection.ensemble_weight:g}; accuracy there "
+               + ", ".join(f"{kind} {acc:.1%}" for kind, acc in selection.val_accuracy.items()))
+    for kind, t in cal.temperature.items():
+        click.echo(f"  {kind:<10} temperature {t:<7g} ECE there {cal.ece_before[kind]:.3f} -> {cal.ece_after[kind]:.3f}")
+
+
 @models.command("export-ollama")
 @click.argument("version")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder (default <version>/ollama).")
@@ -224,4 +256,46 @@ def models_export(app: App, version: str, out: Path | None, quant: str) -> None:
     click.echo(f"  {result.command}")
 
 
-commands = [finetune, eval_, models]
+@click.command("eval-corrections")
+@click.option("--heldout", type=click.Choice(["calibration", "test"]), default="test", show_default=True,
+              help="Which part of the held-out set to correct and re-ask.")
+@click.option("--model", "model_spec", default="auto", show_default=True,
+              metavar="VERSION|auto|llm|embedding|ensemble", help="The classifier behind the corrections.")
+@click.option("-k", "k", type=click.IntRange(min=1), help="Correct only the first K misses (default: every miss).")
+@click.option("--threshold", "thresholds", type=click.FloatRange(0, 1), multiple=True,
+              help="correction_similarity to try (repeatable; default: the setting).")
+@click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON.")
+@pass_app
+def eval_corrections(app: App, heldout: str, model_spec: str, k: int | None, thresholds: tuple[float, ...],
+                     as_json: bool) -> None:
+    """Correct held-out misses through the chat's correction path, then ask their paraphrases and everything else.
+
+    \b
+    Corrections go to a temporary feedback store, never to yours. Choose correction_similarity on
+    the calibration part, report on the test part:
+      household eval-corrections --heldout calibration --threshold 0.6 --threshold 0.7 --threshold 0.85
+      household eval-corrections -k 10
+    """
+    from chatbot.correction_evaluation import evaluate_corrections
+    from classifier.heldout import load_part
+    from finetune.scenarios import build_classifier
+
+    rows = load_part(app.settings, app.taxonomy, heldout)
+    reports = evaluate_corrections(app.settings, app.taxonomy, build_classifier(app.settings, app.taxonomy, model_spec),
+                                   rows, k, thresholds or None)
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in reports]))
+        return
+    click.echo(f"{len(rows)} held-out {heldout} questions (with {sum(len(r.paraphrases) for r in rows)} paraphrases); "
+               f"{reports[0].corrected} misses corrected")
+    click.echo(f"  {'threshold':>9}  {'paraphrases right':>18}  {'other questions right':>22}  dropped  fixed")
+    for r in reports:
+        click.echo(f"  {r.threshold:>9g}  {r.paraphrases_right_before:>4} -> {r.paraphrases_right_after:>3}/{r.paraphrases:<4}"
+                   f"   {r.others_right_before:>5} -> {r.others_right_after:>4}/{r.others:<5}  {len(r.dropped):>7}  "
+                   f"{r.fixed:>5}")
+        for change in r.dropped[:5]:
+            click.echo(f"      dropped: {change.text!r} ({app.taxonomy.by_code(change.expected).name} -> "
+                       f"{app.taxonomy.by_code(change.after).name})")
+
+
+commands = [finetune, eval_, eval_corrections, models]

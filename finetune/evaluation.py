@@ -1,4 +1,5 @@
-"""The evaluation battery: accuracy, per-category accuracy, confusion, invalid answers, latency, misses.
+"""The evaluation battery: accuracy, top-2 accuracy, calibration (ECE before and after, confident misses),
+two-topic questions, per-category accuracy, confusion, invalid answers, latency, misses.
 
 Latency is measured the way a user meets it: one question at a time (after one warm-up call, so a
 one-off prefix cache does not count) for a small sample; the rest are classified in batches, which
@@ -9,18 +10,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from classifier.calibration import Bin, expected_calibration_error, reliability, softmax
 from classifier.dataset import Example
-from classifier.prediction import Classifier
+from classifier.prediction import Classifier, Prediction
 from household.errors import InputError
 from household.taxonomy import Taxonomy
 
 INVALID_LABEL = "invalid"
+CONFIDENT = 0.9  # a wrong answer this sure is one the widening cannot recover
 
 
 @dataclass(frozen=True)
@@ -30,10 +33,22 @@ class Record:
     predicted: str  # code, "" when the answer held no valid label
     confidence: float
     output: str | None = None  # the raw generated answer, for generating classifiers
+    top2: tuple[str, ...] = ()  # the two best codes
+    raw_confidence: float | None = None  # the top probability before calibration (temperature 1)
+    second: str | None = None  # a two-topic question's other category
 
     @property
     def correct(self) -> bool:
         return self.predicted == self.expected
+
+    @property
+    def top2_correct(self) -> bool:
+        return self.expected in self.top2
+
+    @property
+    def both_topics(self) -> bool:
+        """A two-topic question whose two best codes are its two topics."""
+        return self.second is not None and {self.expected, self.second} == set(self.top2)
 
 
 @dataclass
@@ -44,10 +59,69 @@ class Evaluation:
     single_ms: list[float] = field(default_factory=list)  # one-question latencies
     batch_seconds: float = 0.0
     batch_questions: int = 0
+    widen_below: float | None = None  # Settings.min_confidence: retrieval searches the top 2 below it
 
     @property
     def accuracy(self) -> float:
         return sum(r.correct for r in self.records) / len(self.records)
+
+    @property
+    def top2_accuracy(self) -> float:
+        return sum(r.top2_correct for r in self.records) / len(self.records)
+
+    def ece(self, raw: bool = False) -> float:
+        """Expected calibration error of the confidences (`raw`: before calibration)."""
+        confidence = [r.raw_confidence if raw and r.raw_confidence is not None else r.confidence for r in self.records]
+        return expected_calibration_error(confidence, [r.correct for r in self.records])
+
+    def reliability(self, raw: bool = False) -> list[Bin]:
+        confidence = [r.raw_confidence if raw and r.raw_confidence is not None else r.confidence for r in self.records]
+        return reliability(confidence, [r.correct for r in self.records])
+
+    def confident_misses(self, threshold: float = CONFIDENT) -> list[Record]:
+        return [r for r in self.misses if r.confidence >= threshold]
+
+    def calibration(self) -> dict[str, Any]:
+        """ECE before and after calibration, and how many wrong answers were given with confidence >= 0.9."""
+        misses = self.misses
+        return {
+            "ece": round(self.ece(), 4),
+            "ece_raw": round(self.ece(raw=True), 4),
+            "confident_misses": len(self.confident_misses()),
+            "confident_miss_share": round(len(self.confident_misses()) / len(misses), 4) if misses else 0.0,
+            "reliability": [asdict(b) for b in self.reliability()],
+        }
+
+    def two_topic(self) -> dict[str, Any] | None:
+        """The two-topic questions: both topics in the top 2, either topic first, and how unsure it said it was."""
+        rows = [r for r in self.records if r.second is not None]
+        if not rows:
+            return None
+        out = {
+            "n": len(rows),
+            "both_in_top2": round(sum(r.both_topics for r in rows) / len(rows), 4),
+            "either_first": round(sum(r.predicted in (r.expected, r.second) for r in rows) / len(rows), 4),
+            "mean_confidence": round(float(np.mean([r.confidence for r in rows])), 4),
+        }
+        if self.widen_below is not None:
+            out["widened"] = round(sum(r.confidence < self.widen_below for r in rows) / len(rows), 4)
+        return out
+
+    def widening(self) -> dict[str, Any] | None:
+        """What retrieval's widening does with these confidences: misses it widens (and, with the right
+        category in the top 2, recovers), and right answers it widens needlessly."""
+        if self.widen_below is None:
+            return None
+        misses = self.misses
+        widened = [r for r in misses if r.confidence < self.widen_below]
+        return {
+            "min_confidence": self.widen_below,
+            "misses_widened": len(widened),
+            "misses_recovered": sum(r.top2_correct for r in widened),
+            "misses": len(misses),
+            "right_widened": sum(r.correct and r.confidence < self.widen_below for r in self.records),
+            "right": len(self.records) - len(misses),
+        }
 
     @property
     def invalid(self) -> int:
@@ -95,6 +169,10 @@ class Evaluation:
             "n": len(self.records),
             "correct": sum(r.correct for r in self.records),
             "accuracy": round(self.accuracy, 4),
+            "top2_accuracy": round(self.top2_accuracy, 4),
+            "calibration": self.calibration(),
+            "two_topic": self.two_topic(),
+            "widening": self.widening(),
             "invalid": self.invalid,
             "latency_ms": self.latency(),
             "per_category": self.per_category(),
@@ -138,6 +216,7 @@ def evaluate(
     latency_sample: int = 20,
     batch_size: int = 64,
     progress: bool = True,
+    widen_below: float | None = None,
 ) -> Evaluation:
     """Classify every example: the first `latency_sample` one by one (timed), the rest in batches."""
     if not examples:
@@ -159,5 +238,13 @@ def evaluate(
         bar.update(len(rest[i : i + batch_size]))
     batch_seconds = time.perf_counter() - start
     bar.close()
-    records = [Record(ex.question, ex.code, p.code, p.confidence, p.text) for ex, p in zip(examples, predictions)]
-    return Evaluation(label, classifier.taxonomy, records, single_ms, batch_seconds, len(rest))
+    records = [Record(ex.question, ex.code, p.code, p.confidence, p.text, tuple(c for c, _ in p.ranking[:2]),
+                      raw_confidence(p), ex.second_code) for ex, p in zip(examples, predictions)]
+    return Evaluation(label, classifier.taxonomy, records, single_ms, batch_seconds, len(rest), widen_below)
+
+
+def raw_confidence(prediction: Prediction) -> float:
+    """The top probability of the raw scores (temperature 1), or the confidence itself when there are none."""
+    if not prediction.scores:
+        return prediction.confidence
+    return float(softmax(np.array([prediction.scores])).max())

@@ -2,7 +2,8 @@
 
 Modelled on a good fine-tuning write-up: the before/after figures side by side, the trainable
 parameter count and LoRA configuration, the loss curve, which classifier `auto` chose and by
-how much, and the misses themselves, so a reader can judge the numbers rather than trust them.
+how much, top-2 accuracy and calibration (ECE, a reliability diagram, confident misses, two-topic
+questions), and the misses themselves, so a reader can judge the numbers rather than trust them.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def write_report(
         files[f"confusion:{ev.name}"] = plot_confusion(ev, out_dir / f"confusion-{slug(ev.name)}.png")
     if evaluations:
         files["per_category"] = plot_per_category(evaluations, out_dir / "per-category.png")
+        files["reliability"] = plot_reliability(evaluations, out_dir / "reliability.png")
     history = (version or {}).get("train", {}).get("history") or []
     if any("loss" in row for row in history):
         objective = (version or {}).get("config", {}).get("objective", "discriminative")
@@ -94,19 +96,24 @@ def markdown(
             ),
             "",
         ]
-    lines += ["## Accuracy", "", "| scenario | accuracy | correct | invalid answers | p50 ms | p95 ms | batch ms/question |",
-              "|---|---:|---:|---:|---:|---:|---:|"]
+    header = ("| scenario | accuracy | correct | top-2 | ECE raw | ECE | wrong with conf >= 0.9 | invalid answers "
+              "| p50 ms | p95 ms | batch ms/question |")
+    lines += ["## Accuracy", "", header, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         if isinstance(r, Skipped):
-            lines.append(f"| {r.name} | - | - | - | - | - | {r.reason} |")
+            lines.append(f"| {r.name} | - | - | - | - | - | - | - | - | - | {r.reason} |")
             continue
-        lat = r.latency()
+        lat, cal = r.latency(), r.calibration()
         lines.append(
-            f"| {r.name} | {_pct(r.accuracy)} | {sum(x.correct for x in r.records)}/{len(r.records)} | {r.invalid} "
+            f"| {r.name} | {_pct(r.accuracy)} | {sum(x.correct for x in r.records)}/{len(r.records)} "
+            f"| {_pct(r.top2_accuracy)} | {cal['ece_raw']:.3f} | {cal['ece']:.3f} "
+            f"| {cal['confident_misses']}/{len(r.misses)} | {r.invalid} "
             f"| {_ms(lat['p50'])} | {_ms(lat['p95'])} | {_ms(lat['batch_ms_per_question'])} |"
         )
     latency = "Latency: one question at a time for the first questions (after a warm-up call), then the rest in batches."
     lines += ["", latency, ""]
+    if evaluations:
+        lines += _calibration(list(evaluations.values()))
     if version:
         lines += _version_section(version, files)
     if before in evaluations and after in evaluations:
@@ -132,6 +139,38 @@ def markdown(
     return "\n".join(lines)
 
 
+def _calibration(evaluations: Sequence[Evaluation]) -> list[str]:
+    lines = [
+        "## Calibration", "",
+        ("ECE: expected calibration error over 10 confidence bins (0 = a confidence of 0.7 is right 70% of the "
+         "time); raw = softmax of the classifier's scores before its temperature. Top-2: the right category is one "
+         "of the two best."), "",
+        "![reliability diagram](reliability.png)", "",
+    ]
+    two = [(ev, ev.two_topic()) for ev in evaluations if ev.two_topic()]
+    if two:
+        widened = any("widened" in t for _, t in two)
+        lines += ["Two-topic questions:", "",
+                  "| scenario | n | both topics in top 2 | either topic first | mean confidence |"
+                  + (" widened |" if widened else ""),
+                  "|---|---:|---:|---:|---:|" + ("---:|" if widened else "")]
+        for ev, t in two:
+            lines.append(f"| {ev.name} | {t['n']} | {_pct(t['both_in_top2'])} | {_pct(t['either_first'])} "
+                         f"| {t['mean_confidence']:.2f} |" + (f" {_pct(t.get('widened'))} |" if widened else ""))
+        lines.append("")
+    widen = [(ev, ev.widening()) for ev in evaluations if ev.widening()]
+    if widen:
+        threshold = widen[0][1]["min_confidence"]
+        lines += [f"Retrieval widens to the top 2 categories below min_confidence = {threshold:g}:", "",
+                  "| scenario | misses widened | of which recovered (right one in top 2) | right answers widened |",
+                  "|---|---:|---:|---:|"]
+        for ev, w in widen:
+            lines.append(f"| {ev.name} | {w['misses_widened']}/{w['misses']} | {w['misses_recovered']} "
+                         f"| {w['right_widened']}/{w['right']} |")
+        lines.append("")
+    return lines
+
+
 def _version_section(version: dict[str, Any], files: dict[str, Path]) -> list[str]:
     lines: list[str] = []
     selection = version.get("selection") or {}
@@ -143,18 +182,25 @@ def _version_section(version: dict[str, Any], files: dict[str, Path]) -> list[st
         lines += [
             "## Which classifier `auto` uses",
             "",
-            f"Chosen on the validation split: **{winner}** ({_pct(val.get(winner))}{margin}).",
+            f"Chosen on the {selection.get('chosen_on', 'validation split')}: **{winner}** ({_pct(val.get(winner))}{margin}).",
             "",
-            "| classifier | validation accuracy |",
+            "| classifier | accuracy there |",
             "|---|---:|",
             *[f"| {kind} | {_pct(acc)} |" for kind, acc in val.items()],
             "",
             (
                 f"Ensemble: LLM log-probabilities + {selection.get('ensemble_weight', 1.0):g} x embedding-head "
-                "log-probabilities (weight tuned on the validation split)."
+                "log-probabilities (the weight with the lowest calibrated log-loss there)."
             ),
             "",
         ]
+    calibration = version.get("calibration") or {}
+    if calibration:
+        lines += [f"Temperatures fitted on the {calibration['fitted_on']}:", "",
+                  "| classifier | temperature | ECE there, raw | ECE there, calibrated |", "|---|---:|---:|---:|"]
+        lines += [f"| {kind} | {t:g} | {calibration['ece_before'].get(kind, 0):.3f} "
+                  f"| {calibration['ece_after'].get(kind, 0):.3f} |" for kind, t in calibration["temperature"].items()]
+        lines.append("")
     config, train = version.get("config") or {}, version.get("train") or {}
     if config:
         lines += ["## LoRA configuration", ""]
@@ -286,6 +332,32 @@ def plot_per_category(evaluations: Sequence[Evaluation], path: Path) -> Path:
     ax.set_xlabel("accuracy (%)")
     ax.legend(fontsize=7, loc="lower right")
     ax.set_title("Accuracy per category")
+    fig.savefig(path, dpi=90)
+    return path
+
+
+def plot_reliability(evaluations: Sequence[Evaluation], path: Path) -> Path:
+    """One panel per scenario: accuracy per confidence bin, calibrated (bars) and raw (line), and the diagonal."""
+    columns = min(3, len(evaluations))
+    rows = -(-len(evaluations) // columns)
+    fig = _figure(4 * columns, 3.6 * rows)
+    axes = fig.subplots(rows, columns, squeeze=False).ravel()
+    for ax, ev in zip(axes, evaluations):
+        bins = ev.reliability()
+        ax.bar([b.low for b in bins], [b.accuracy for b in bins], width=0.1, align="edge", color="#3060c0",
+               alpha=0.7, label=f"calibrated (ECE {ev.ece():.3f})")
+        raw = ev.reliability(raw=True)
+        ax.plot([b.confidence for b in raw], [b.accuracy for b in raw], "o--", color="#d05020",
+                label=f"raw (ECE {ev.ece(raw=True):.3f})")
+        ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("confidence")
+        ax.set_ylabel("accuracy")
+        ax.set_title(ev.name, fontsize=9)
+        ax.legend(fontsize=7, loc="upper left")
+    for ax in axes[len(evaluations):]:
+        ax.set_visible(False)
     fig.savefig(path, dpi=90)
     return path
 

@@ -22,8 +22,9 @@ import numpy as np
 import torch
 
 from classifier import version as record
+from classifier.calibration import Calibration, expected_calibration_error, fit_temperature, nll, softmax
 from classifier.dataset import Example
-from classifier.registry import ModelVersion, Registry
+from classifier.registry import ModelVersion, Registry, load_version
 from classifier.version import DataSummary, Lora, Score, Selection, Training, VersionInfo
 from finetune.data import TrainingData, assemble
 from finetune.evaluation import Evaluation, evaluate
@@ -48,13 +49,20 @@ class Outcome:
 
 
 def select(
-    llm: Any, embedding: Any, val: Sequence[Example], weights: Sequence[float] = ENSEMBLE_WEIGHTS
-) -> Selection:
-    """Pick the product's classifier and the ensemble weight on the validation split."""
+    llm: Any, embedding: Any, examples: Sequence[Example], chosen_on: str = "validation split",
+    weights: Sequence[float] = ENSEMBLE_WEIGHTS,
+) -> tuple[Selection, Calibration]:
+    """Pick the product's classifier, the ensemble weight and every temperature on `examples`.
+
+    `examples` is the held-out calibration part (classifier/heldout.py): writers the training never
+    saw. Each kind's temperature is the maximum-likelihood one there; the weight is the one whose
+    calibrated ensemble has the lowest log-loss (a smooth criterion: no weight is picked for one
+    question). A costlier kind (llm, then ensemble) wins only by more than one question over a cheaper one.
+    """
     from classifier.ensemble import llm_scores
 
-    questions = [ex.question for ex in val]
-    gold = np.array([llm.taxonomy.index(ex.code) for ex in val])
+    questions = [ex.question for ex in examples]
+    gold = np.array([llm.taxonomy.index(ex.code) for ex in examples])
     with torch.no_grad():
         llm_lp = torch.log_softmax(llm_scores(llm, questions).float(), -1).cpu().numpy()
     emb_lp = embedding.log_probs(questions)
@@ -62,11 +70,38 @@ def select(
     def accuracy(scores: np.ndarray) -> float:
         return round(float((scores.argmax(1) == gold).mean()), 4)
 
-    grid = {w: accuracy(llm_lp + w * emb_lp) for w in weights}
-    weight = max(weights, key=lambda w: (grid[w], -abs(np.log(w))))  # ties: the weight nearest 1
-    val_accuracy = {"llm": accuracy(llm_lp), "embedding": accuracy(emb_lp), "ensemble": grid[weight]}
-    winner = max(CHEAPEST_FIRST, key=lambda kind: val_accuracy[kind])
-    return Selection(winner, weight, val_accuracy, {str(w): acc for w, acc in grid.items()})
+    fitted = {w: fit_temperature(llm_lp + w * emb_lp, gold) for w in weights}
+    losses = {w: nll(llm_lp + w * emb_lp, gold, fitted[w]) for w in weights}
+    weight = min(weights, key=lambda w: (round(losses[w], 4), abs(np.log(w))))  # ties: the weight nearest 1
+    scores = {"llm": llm_lp, "embedding": emb_lp, "ensemble": llm_lp + weight * emb_lp}
+    val_accuracy = {kind: accuracy(table) for kind, table in scores.items()}
+    best = max(val_accuracy.values())
+    winner = next(kind for kind in CHEAPEST_FIRST if val_accuracy[kind] >= best - 1 / len(gold) - 1e-9)
+    selection = Selection(winner, weight, val_accuracy, {str(w): accuracy(llm_lp + w * emb_lp) for w in weights},
+                          chosen_on, {str(w): round(loss, 4) for w, loss in losses.items()})
+    temperature = {"llm": fit_temperature(llm_lp, gold), "embedding": fit_temperature(emb_lp, gold),
+                   "ensemble": fitted[weight]}
+
+    def ece(kind: str, t: float) -> float:
+        probs = softmax(scores[kind], t)
+        return round(expected_calibration_error(probs.max(1), probs.argmax(1) == gold), 4)
+
+    calibration = Calibration(temperature, chosen_on, len(gold), {kind: ece(kind, 1.0) for kind in scores},
+                              {kind: ece(kind, temperature[kind]) for kind in scores})
+    return selection, calibration
+
+
+def calibrate(settings: Settings, taxonomy: Taxonomy, version: ModelVersion) -> VersionInfo:
+    """Choose `auto`, the ensemble weight and the temperatures of an existing version again, on the held-out
+    calibration part, and rewrite its version.json (a version trained before calibration existed)."""
+    from classifier.heldout import calibration_set
+
+    examples, chosen_on = calibration_set(settings, taxonomy)
+    llm, head = load_version(settings, taxonomy, version, "llm"), load_version(settings, taxonomy, version, "embedding")
+    selection, calibration = select(llm, head, examples, chosen_on)
+    info = replace(version.info, selection=selection, calibration=calibration)
+    record.write(version.path, info)
+    return info
 
 
 def finetune(
@@ -82,6 +117,7 @@ def finetune(
     """Train, measure and store a new version; activate it if it passes the gate."""
     from classifier.embedding import EmbeddingClassifier
     from classifier.ensemble import EnsembleClassifier
+    from classifier.heldout import calibration_set
     from classifier.llm import LLMClassifier
     from household.models import load_embedder
 
@@ -105,9 +141,10 @@ def finetune(
             embedding = EmbeddingClassifier.train(load_embedder(settings.embedding_model), taxonomy, data.split.train,
                                                   max_chars=settings.max_question_chars)
             embedding.version = version
-            embedding.save(partial / "head.npz")
-            selection = select(llm, embedding, data.split.val)
-            ensemble = EnsembleClassifier(llm, embedding, selection.ensemble_weight)
+            embedding.save(partial / "head.npz")  # raw: a version's temperatures live in its version.json
+            selection, calibration = select(llm, embedding, *calibration_set(settings, taxonomy))
+            llm.temperature, embedding.temperature = calibration.of("llm"), calibration.of("embedding")
+            ensemble = EnsembleClassifier(llm, embedding, selection.ensemble_weight, calibration.of("ensemble"))
             evaluations = {
                 "base": before,
                 "llm": evaluate(llm, data.split.test, f"LoRA {config.label_mode}s ({version})", latency_sample,
@@ -116,7 +153,7 @@ def finetune(
                 "ensemble": evaluate(ensemble, data.split.test, f"ensemble (w={selection.ensemble_weight:g})",
                                      latency_sample, progress=progress),
             }
-            info = _info(version, settings, config, data, result, evaluations, selection)
+            info = _info(version, settings, config, data, result, evaluations, selection, calibration)
             _write_outputs(partial, info, evaluations, command)
             record.write(partial, info)  # last: its presence marks a finished version
             partial.rename(registry.dir / version)
@@ -140,7 +177,8 @@ def _write_outputs(folder: Path, info: VersionInfo, evaluations: dict[str, Evalu
 def report_context(info: VersionInfo) -> dict[str, Any]:
     """What a report shows of a trained version: its run's config, training history, data and selection."""
     return {"version": info.version, "config": info.config, "train": asdict(info.training), "data": asdict(info.data),
-            "selection": asdict(info.selection)}
+            "selection": asdict(info.selection),
+            "calibration": asdict(info.calibration) if info.calibration else None}
 
 
 def _score(ev: Evaluation) -> Score:
@@ -150,7 +188,7 @@ def _score(ev: Evaluation) -> Score:
 
 def _info(
     version: str, settings: Settings, config: FinetuneConfig, data: TrainingData, result: TrainResult,
-    evaluations: dict[str, Evaluation], selection: Selection,
+    evaluations: dict[str, Evaluation], selection: Selection, calibration: Calibration,
 ) -> VersionInfo:
     fingerprint = hashlib.sha256(json.dumps([(ex.question, ex.code) for ex in data.split.train]).encode()).hexdigest()
     return VersionInfo(
@@ -170,6 +208,7 @@ def _info(
         ),
         training=Training(**asdict(result)),
         config=asdict(config),
+        calibration=calibration,
     )
 
 

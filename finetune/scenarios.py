@@ -113,7 +113,8 @@ def compare(
         if scenario.build is None:
             results.append((scenario, Skipped(scenario.name, scenario.why_not)))
             continue
-        results.append((scenario, evaluate(scenario.build(), examples, scenario.name, latency_sample, progress=progress)))
+        results.append((scenario, evaluate(scenario.build(), examples, scenario.name, latency_sample, progress=progress,
+                                           widen_below=settings.min_confidence)))
         gc.collect()
     return results
 
@@ -134,15 +135,24 @@ class EvalRun:
 def run_eval(
     settings: Settings, taxonomy: Taxonomy, spec: str = "auto", compare: bool = False, questions: Path | None = None,
     out: Path | None = None, latency_sample: int = 20, command: str = "", progress: bool = True,
+    heldout: str | None = None,
 ) -> EvalRun:
-    """`household eval`: measure one classifier (or every scenario) and write the report."""
+    """`household eval`: measure one classifier (or every scenario) and write the report.
+
+    The questions are `questions` (a JSONL file or folder), the `heldout` part (calibration or test) of
+    the held-out set, or by default the dataset's test split.
+    """
     from classifier.dataset import load_examples
+    from classifier.heldout import examples as heldout_examples
+    from classifier.heldout import load_part
     from finetune.data import assemble
     from finetune.report import write_report
     from finetune.run import report_context
 
     if questions is not None:
         examples = load_examples(questions, taxonomy, require_group=False)
+    elif heldout is not None:
+        examples = heldout_examples(load_part(settings, taxonomy, heldout))
     else:
         examples = assemble(settings, taxonomy).split.test
     if compare:
@@ -152,7 +162,7 @@ def run_eval(
         title = "Household question classifier: every scenario"
     else:
         results = [evaluate(build_classifier(settings, taxonomy, spec), examples, latency_sample=latency_sample,
-                            progress=progress)]
+                            progress=progress, widen_below=settings.min_confidence)]
         before = after = None
         title = f"Household question classifier: {results[0].name}"
     version = reported_version(settings, spec, compare)

@@ -64,7 +64,7 @@ class Settings:
     classifier_model: str = SMOLLM2_GGUF
     embedding_model: str = MINILM_BUNDLED
     max_question_chars: int = 2000  # a longer question is refused with one line (CLI and UI)
-    correction_similarity: float = 0.85  # cosine to a corrected question above which its correction applies at once
+    correction_similarity: float = 0.70  # cosine to a corrected question above which its correction applies at once
     heldout_dir: Path = PACKAGED_DATA / "eval" / "questions"  # independent held-out questions, never trained on
     calibration_writers: str = "a,b"  # the held-out writers `auto`, the ensemble weight and temperatures are fitted on
     batch_size: int = 16
@@ -88,7 +88,7 @@ class Settings:
     also_category_score: float = 0.25  # a classified chunk also carries every other category scoring this much
 
     top_k: int = 5
-    min_confidence: float = 0.5
+    min_confidence: float = 0.75  # on the calibrated scale: below it retrieval widens to the top 2 (README)
     max_distance: float = 1.2
     min_hits: int = 2
     outside_weight: float = 0.0  # weight of the unfiltered ranking fused into a filtered one (0: strict filter)

@@ -54,8 +54,9 @@ def test_summary_is_json_ready(held_out) -> None:
 
     head, test = held_out
     summary = evaluate(head, test, latency_sample=2, progress=False).summary()
-    assert set(summary) == {"name", "n", "correct", "accuracy", "invalid", "latency_ms", "per_category", "confusion",
-                            "misses"}
+    assert set(summary) == {"name", "n", "correct", "accuracy", "top2_accuracy", "calibration", "two_topic",
+                            "widening", "invalid", "latency_ms", "per_category", "confusion", "misses"}
+    assert summary["two_topic"] is None and summary["widening"] is None  # no second categories, no threshold given
     assert json.loads(json.dumps(summary)) == summary
     assert all(set(m) >= {"question", "expected", "expected_name", "predicted", "predicted_name", "confidence"}
                for m in summary["misses"])
@@ -66,3 +67,23 @@ def test_no_questions_is_an_input_error(held_out) -> None:
     with pytest.raises(InputError):
         evaluate(head, [], progress=False)
 
+
+
+def test_top2_two_topic_and_widening_figures_follow_the_records(taxonomy) -> None:
+    from finetune.evaluation import Evaluation, Record
+
+    pool, brick, fountain, car = (taxonomy.find(n).code for n in ("pool", "brick work", "fountain", "car"))
+    records = [
+        Record("pavers heaving by the skimmer", pool, brick, 0.55, None, (brick, pool), 0.99, brick),  # both topics
+        Record("steps down to the fountain", brick, fountain, 0.95, None, (fountain, car), 0.999, None),  # sure, wrong
+        Record("oil change", car, car, 0.97, None, (car, pool), 0.99, None),
+        Record("pool pump", pool, pool, 0.6, None, (pool, fountain), 0.9, fountain),  # right but unsure: widened
+    ]
+    ev = Evaluation("t", taxonomy, records, widen_below=0.75)
+    assert (ev.accuracy, ev.top2_accuracy) == (0.5, 0.75)
+    assert [r.question for r in ev.confident_misses()] == ["steps down to the fountain"]
+    assert ev.calibration()["confident_miss_share"] == 0.5 and ev.ece(raw=True) > ev.ece()
+    two = ev.two_topic()
+    assert (two["n"], two["both_in_top2"], two["either_first"], two["widened"]) == (2, 1.0, 1.0, 1.0)
+    assert ev.widening() == {"min_confidence": 0.75, "misses_widened": 1, "misses_recovered": 1, "misses": 2,
+                             "right_widened": 1, "right": 2}

@@ -42,7 +42,7 @@ def test_every_file_is_written_with_the_expected_fields(results, tmp_path: Path)
                          after="embedding head", command="household eval --compare")
     names = sorted(p.name for p in (tmp_path / "r").iterdir())
     assert names == ["confusion-embedding-head.png", "confusion-zero-shot-router.png", "loss.png",
-                     "per-category.png", "report.json", "report.md"]
+                     "per-category.png", "reliability.png", "report.json", "report.md"]
     for png in (tmp_path / "r").glob("*.png"):
         data = png.read_bytes()
         assert data.startswith(PNG_SIGNATURE) and len(data) > 5000, png.name
@@ -52,8 +52,11 @@ def test_every_file_is_written_with_the_expected_fields(results, tmp_path: Path)
     router, head, skipped = summary["scenarios"]
     assert (router["name"], head["name"]) == ("zero-shot router", "embedding head")
     assert head["accuracy"] == round(results[1].accuracy, 4) and head["n"] == len(results[1].records)
-    for key in ("per_category", "confusion", "invalid", "latency_ms", "misses"):
+    for key in ("per_category", "confusion", "invalid", "latency_ms", "misses", "top2_accuracy", "calibration"):
         assert key in head and key in router
+    assert head["top2_accuracy"] >= head["accuracy"]
+    assert head["calibration"]["ece"] == round(results[1].ece(), 4)
+    assert sum(b["n"] for b in head["calibration"]["reliability"]) == head["n"]
     assert skipped == {"name": "LoRA names", "skipped": "not trained yet: run household finetune --label-mode name"}
     assert "history" not in summary["version"]["train"] and summary["version"]["train"]["trainable_params"] == 4_884_480
 
@@ -65,7 +68,12 @@ def test_the_markdown_reads_like_the_write_up(results, tmp_path: Path) -> None:
     assert text.startswith("# Test report\n")
     assert f"**embedding head** answers {100 * head.accuracy:.1f}% correctly" in text
     assert f"against {100 * router.accuracy:.1f}% for **zero-shot router**" in text
-    assert "| LoRA names | - | - | - | - | - | not trained yet: run household finetune --label-mode name |" in text
+    assert "| LoRA names | - | - | - | - | - | - | - | - | - | not trained yet: run household finetune --label-mode name |" in text
+    assert "## Calibration" in text and "![reliability diagram](reliability.png)" in text
+    cal = head.calibration()
+    assert (f"| embedding head | {100 * head.accuracy:.1f}% | {head.accuracy * len(head.records):.0f}/{len(head.records)} "
+            f"| {100 * head.top2_accuracy:.1f}% | {cal['ece_raw']:.3f} | {cal['ece']:.3f} "
+            f"| {cal['confident_misses']}/{len(head.misses)} |") in text
     assert "Chosen on the validation split: **ensemble** (97.0%, 2.0 points ahead of embedding)." in text
     assert "4,884,480 trainable / 139,399,488 total parameters (3.50% of the weights trained" in text
     assert "| target_modules | q_proj, v_proj |" in text

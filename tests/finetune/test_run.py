@@ -34,10 +34,15 @@ def test_a_run_writes_a_complete_version_and_activates_it(trained, taxonomy, tin
 
     info = record.read(folder)
     assert info.label_mode == "code" and info.base_model == str(tiny_model_dir) and info.lora.alpha == 2 * info.lora.rank
-    selection = info.selection
-    assert selection.val_accuracy[selection.winner] == max(selection.val_accuracy.values())
+    selection, calibration = info.selection, info.calibration
+    assert selection.chosen_on == calibration.fitted_on and calibration.fitted_on.startswith("held-out writers a,b")
+    one_question = 1 / calibration.n
+    assert selection.val_accuracy[selection.winner] >= max(selection.val_accuracy.values()) - one_question - 1e-9
     assert selection.ensemble_weight in ENSEMBLE_WEIGHTS
-    assert selection.val_accuracy["ensemble"] == max(selection.ensemble_grid.values())
+    assert selection.ensemble_nll[str(selection.ensemble_weight)] == min(selection.ensemble_nll.values())
+    assert selection.val_accuracy["ensemble"] == selection.ensemble_grid[str(selection.ensemble_weight)]
+    assert set(calibration.temperature) == {"llm", "embedding", "ensemble"}
+    assert all(calibration.ece_after[k] <= calibration.ece_before[k] + 0.02 for k in calibration.temperature)
 
     rows = [json.loads(line) for line in (folder / "predictions.jsonl").read_text().splitlines()]
     llm_rows = [r for r in rows if r["classifier"].startswith("LoRA")]
@@ -47,6 +52,10 @@ def test_a_run_writes_a_complete_version_and_activates_it(trained, taxonomy, tin
     # The saved adapter, loaded the way the product loads it, reproduces the run's own predictions.
     product = load_active(trained, taxonomy, "llm")
     assert isinstance(product.model, PeftModel)
+    assert product.temperature == calibration.of("llm")
+    ensemble = load_active(trained, taxonomy, "ensemble")
+    assert (ensemble.temperature, ensemble.embedding.temperature) == (calibration.of("ensemble"),
+                                                                      calibration.of("embedding"))
     assert [p.code for p in product.classify_many([r["question"] for r in llm_rows])] == [r["predicted"] for r in llm_rows]
 
 
@@ -101,3 +110,20 @@ def test_a_bad_feedback_file_stops_the_run_before_training(settings, tmp_path: P
     assert result.exit_code == 1
     assert result.output.strip() == f"Error: {bad}:2: unknown category 'attic' (see `household categories`)"
     assert not settings.models_dir.exists()
+
+
+@pytest.mark.slow
+def test_models_calibrate_gives_an_older_version_its_temperatures(trained, taxonomy) -> None:
+    registry = Registry(trained.models_dir)
+    first = registry.get("v0001")
+    fitted = first.info.calibration
+    record.write(first.path, replace(first.info, calibration=None,
+                                     selection=replace(first.info.selection, chosen_on="validation split")))
+    assert load_active(trained, taxonomy, "llm").temperature == 1.0  # an uncalibrated version: the raw softmax
+
+    result = CliRunner().invoke(main, ["models", "calibrate", "v0001"])
+    assert result.exit_code == 0, result.output
+    assert "chosen on the held-out writers a,b" in result.output and "temperature" in result.output
+    again = registry.get("v0001").info
+    assert again.calibration.temperature == fitted.temperature and again.selection.chosen_on == fitted.fitted_on
+    assert load_active(trained, taxonomy, "llm").temperature == fitted.of("llm")
