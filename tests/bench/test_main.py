@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-SECTIONS = {"classification", "throughput", "ingest", "retrieval", "memory", "finetune"}
+SECTIONS = {"classification", "throughput", "ingest", "retrieval", "memory", "finetune", "answers", "export", "ocr", "planted"}
 
 
 @pytest.fixture(scope="module")
