@@ -110,7 +110,7 @@ class Resolver:
         if previous is None:
             return Reading(question, alone or self.classifier.classify(question), None)
         alone = alone or self.classifier.classify(question)
-        if not is_follow_up(question, alone.confidence, self.retriever.settings.min_confidence):
+        if not is_follow_up(question, alone.confidence, self.retriever.settings.follow_up_confidence):
             return Reading(question, alone, None)
         topic = None if refers_back(question) else self.topic(question)
         taxonomy = self.classifier.taxonomy

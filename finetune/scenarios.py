@@ -104,7 +104,7 @@ def comparison(settings: Settings, taxonomy: Taxonomy) -> list[Scenario]:
     return rows
 
 
-def compare(
+def compare_all(
     settings: Settings, taxonomy: Taxonomy, examples: Sequence[Example], latency_sample: int = 20, progress: bool = True
 ) -> list[tuple[Scenario, Evaluation | Skipped]]:
     """Run every scenario on the same questions, one model in memory at a time."""
@@ -156,7 +156,7 @@ def run_eval(
     else:
         examples = assemble(settings, taxonomy).split.test
     if compare:
-        tagged = compare(settings, taxonomy, examples, latency_sample, progress=progress)
+        tagged = compare_all(settings, taxonomy, examples, latency_sample, progress=progress)
         results = [result for _, result in tagged]
         before, after = before_after(tagged)
         title = "Household question classifier: every scenario"

@@ -88,6 +88,7 @@ class Settings:
     also_category_score: float = 0.25  # a classified chunk also carries every other category scoring this much
 
     top_k: int = 5
+    follow_up_confidence: float = 0.5  # a one-topic-word question classified less surely is read as a follow-up
     min_confidence: float = 0.75  # on the calibrated scale: below it retrieval widens to the top 2 (README)
     max_distance: float = 1.2
     min_hits: int = 2
