@@ -105,9 +105,11 @@ def finetune(
     val = selection.val_accuracy
     runner_up = max((acc for kind, acc in val.items() if kind != selection.winner), default=0.0)
     click.echo(
-        f"`auto` uses: {selection.winner} (validation {val[selection.winner]:.1%}, "
+        f"`auto` uses: {selection.winner} ({val[selection.winner]:.1%} on the {selection.chosen_on}, "
         f"{100 * (val[selection.winner] - runner_up):+.1f} points over the next best)"
     )
+    if info.calibration:
+        click.echo("Temperatures: " + ", ".join(f"{k} {t:g}" for k, t in info.calibration.temperature.items()))
     click.secho(outcome.reason, fg="green" if outcome.activated else "yellow")
     click.echo(f"Report: {outcome.version.path / 'report' / 'report.md'}")
 
