@@ -33,6 +33,20 @@ def test_eval_of_a_questions_file_prints_the_summary_json(settings, tmp_path: Pa
     assert (tmp_path / "r" / "report.md").exists() and (tmp_path / "r" / "per-category.png").exists()
 
 
+def test_eval_of_the_heldout_test_part_reports_calibration_two_topic_and_widening(settings, tmp_path: Path) -> None:
+    from classifier.heldout import load_part
+    from household.taxonomy import Taxonomy
+
+    rows = load_part(settings, Taxonomy.load(settings.taxonomy_file), "test")
+    result = invoke("eval", "--model", "zero-shot", "--heldout", "test", "--json", "--out", str(tmp_path / "r"))
+    assert result.exit_code == 0, result.output
+    [scenario] = json.loads(result.output)["scenarios"]
+    assert scenario["n"] == len(rows) and scenario["two_topic"]["n"] == sum(r.second_code is not None for r in rows)
+    assert scenario["accuracy"] <= scenario["top2_accuracy"] and 0 < scenario["calibration"]["ece"] < 1
+    assert scenario["widening"]["min_confidence"] == settings.min_confidence
+    assert (tmp_path / "r" / "reliability.png").stat().st_size > 5000
+
+
 def test_eval_reports_a_bad_questions_row_with_its_line(settings, tmp_path: Path) -> None:
     questions = tmp_path / "mine.jsonl"
     questions.write_text('{"question": "pool is green", "category": "pool"}\n{"question": "hmm", "category": "spa"}\n')
