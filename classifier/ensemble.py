@@ -1,7 +1,7 @@
 """Sum of the LLM's code log-probabilities and the embedding head's, weighted.
 
 The two make different mistakes (the LLM reads phrasing, the head reads topic), so their sum
-can beat both; the weight is tuned on the validation split by `household finetune`.
+can beat both; `household finetune` chooses the weight on the held-out calibration part (classifier/heldout.py).
 """
 
 from __future__ import annotations

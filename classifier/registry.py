@@ -135,8 +135,8 @@ def load_version(
 ) -> Classifier:
     """The classifier of `version` (None: the un-tuned base model and the default head).
 
-    `kind` is auto (what won on the version's validation split), llm, embedding or ensemble. The LLM
-    is always the version's own base model plus its adapter, whatever the current profile names;
+    `kind` is auto (what won on the version's held-out calibration part), llm, embedding or ensemble. The
+    LLM is always the version's own base model plus its adapter, whatever the current profile names;
     every part gets its temperature from the version's calibration (the default head from its .npz).
     Pass `embedder` to share one loaded MiniLM with the store.
     """
