@@ -24,7 +24,7 @@ from chatbot.retrieval import Retriever
 from household.errors import DataError, InputError
 from household.jsonl import objects
 from household.settings import Settings
-from household.taxonomy import Taxonomy
+from household.taxonomy import Category, Taxonomy
 
 if TYPE_CHECKING:
     from chatbot.assistant import Assistant
@@ -83,6 +83,19 @@ class RetrievalReport:
         }
 
 
+def answer_target(row: dict, path: Path, lineno: int, taxonomy: Taxonomy) -> tuple[Category, str, list[str]]:
+    """A QA row's category, answering doc and answer_contains, checked; a bad one is a DataError at its line."""
+    category = taxonomy.find(row["category"]) if isinstance(row.get("category"), str) else None
+    doc, wanted = row.get("doc"), row.get("answer_contains")
+    if category is None:
+        raise DataError(path, lineno, f"unknown category {row.get('category')!r}")
+    if not isinstance(doc, str) or not doc.strip():
+        raise DataError(path, lineno, "missing doc")
+    if not isinstance(wanted, list) or not wanted or not all(isinstance(w, str) and w for w in wanted):
+        raise DataError(path, lineno, "answer_contains must be a non-empty list of strings")
+    return category, doc, wanted
+
+
 def load_qa(path: Path, taxonomy: Taxonomy, required: bool = True) -> list[QA]:
     """Read and validate every row; the first bad row raises DataError with its line.
 
@@ -93,16 +106,10 @@ def load_qa(path: Path, taxonomy: Taxonomy, required: bool = True) -> list[QA]:
     for lineno, row in objects(path):
         if "turns" in row:
             continue
-        question, doc, wanted = row.get("question"), row.get("doc"), row.get("answer_contains")
-        category = taxonomy.find(row["category"]) if isinstance(row.get("category"), str) else None
+        question = row.get("question")
         if not isinstance(question, str) or not question.strip():
             raise DataError(path, lineno, "empty or missing question")
-        if category is None:
-            raise DataError(path, lineno, f"unknown category {row.get('category')!r}")
-        if not isinstance(doc, str) or not doc.strip():
-            raise DataError(path, lineno, "missing doc")
-        if not isinstance(wanted, list) or not wanted or not all(isinstance(w, str) and w for w in wanted):
-            raise DataError(path, lineno, "answer_contains must be a non-empty list of strings")
+        category, doc, wanted = answer_target(row, path, lineno, taxonomy)
         today, older = row.get("today"), row.get("older_contains", [])
         try:
             when = date.fromisoformat(today) if today is not None else None

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chatbot.conversation import Conversation, Exchange
-from chatbot.evaluation import QA, is_hit
+from chatbot.evaluation import QA, answer_target, is_hit
 from chatbot.followup import retrieve
 from household.errors import DataError
 from household.jsonl import objects
@@ -79,14 +79,8 @@ def load_conversations(path: Path, taxonomy: Taxonomy) -> list[ConversationQA]:
         turns = row["turns"]
         if not isinstance(turns, list) or len(turns) < 2 or not all(isinstance(t, str) and t.strip() for t in turns):
             raise DataError(path, lineno, "turns must list at least two non-empty questions")
-        category = taxonomy.find(row["category"]) if isinstance(row.get("category"), str) else None
-        doc, wanted, standalone = row.get("doc"), row.get("answer_contains"), row.get("standalone")
-        if category is None:
-            raise DataError(path, lineno, f"unknown category {row.get('category')!r}")
-        if not isinstance(doc, str) or not doc.strip():
-            raise DataError(path, lineno, "missing doc")
-        if not isinstance(wanted, list) or not wanted or not all(isinstance(w, str) and w for w in wanted):
-            raise DataError(path, lineno, "answer_contains must be a non-empty list of strings")
+        category, doc, wanted = answer_target(row, path, lineno, taxonomy)
+        standalone = row.get("standalone")
         if standalone is not None and (not isinstance(standalone, str) or not standalone.strip()):
             raise DataError(path, lineno, "standalone must be a non-empty question")
         last = QA(turns[-1].strip(), category.code, doc.strip().strip("/"), wanted, lineno)
