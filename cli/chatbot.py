@@ -54,7 +54,7 @@ def hit_dict(hit: "Hit", rank: int, app: App) -> dict[str, Any]:
 def retrieval_dict(retrieval: "Retrieval", app: App) -> dict[str, Any]:
     return {
         "question": retrieval.question,
-        "classification": retrieval.prediction.as_dict(app.taxonomy),
+        "classification": {**retrieval.prediction.as_dict(app.taxonomy), "origin": _origin(retrieval)},
         "path": retrieval.path,
         "codes": retrieval.codes,
         "follow_up": retrieval.follow_up.as_dict() if retrieval.follow_up else None,
@@ -62,13 +62,24 @@ def retrieval_dict(retrieval: "Retrieval", app: App) -> dict[str, Any]:
     }
 
 
+def _origin(retrieval: "Retrieval") -> str:
+    """Who decided the category: "classifier", or "correction" when an earlier correction of a near-identical
+    question did (classifier/corrected.py). A follow-up carried under the previous category reports "classifier"
+    even if its standalone query matched a correction, because the category shown is the previous turn's."""
+    carried = bool(retrieval.follow_up and retrieval.follow_up.carried)
+    return "correction" if retrieval.prediction.origin == "correction" and not carried else "classifier"
+
+
 def _tag(retrieval: "Retrieval", app: App) -> str:
-    """The category tag: name in its taxonomy colour, confidence, and the retrieval path taken."""
+    """The category tag: name in its taxonomy colour, confidence, where it came from, and the retrieval path."""
+    from chatbot.ui.tag import REMEMBERED
+
     category = app.taxonomy.by_code(retrieval.prediction.code)
     colour = tuple(int(category.color.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4))
     tag = click.style(f"[{category.name}]", fg=colour, bold=True)
     carried = " · from your previous question" if retrieval.follow_up and retrieval.follow_up.carried else ""
-    return f"{tag} {retrieval.prediction.confidence:.0%}{carried} · search: {retrieval.path}"
+    remembered = f" ({REMEMBERED})" if _origin(retrieval) == "correction" else ""
+    return f"{tag} {retrieval.prediction.confidence:.0%}{remembered}{carried} · search: {retrieval.path}"
 
 
 def _source_line(hit: dict[str, Any]) -> str:
@@ -146,7 +157,8 @@ def chat(app: App) -> None:
     """Chat in the terminal: each question is read in the conversation so far, so "who did it?" works.
 
     Every turn prints the category tag (marked "from your previous question" when a follow-up was
-    searched under the previous category), the answer, its evidence and sources. Type /new to start
+    searched under the previous category, "(as you corrected earlier)" when a correction saved for a
+    near-identical question decided it), the answer, its evidence and sources. Type /new to start
     a new conversation; Ctrl-D ends the chat.
 
     \b

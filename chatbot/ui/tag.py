@@ -6,6 +6,8 @@ from html import escape
 
 from household.taxonomy import Category
 
+REMEMBERED = "as you corrected earlier"  # the words the pill and the terminal use for an earlier correction
+
 
 def text_color(background: str) -> str:
     """Black or white, whichever reads better on `background` (#rrggbb), so yellow pills stay legible."""
@@ -20,17 +22,24 @@ def text_color(background: str) -> str:
 
 
 def category_tag(
-    category: Category, confidence: float | None, predicted: Category | None = None, carried: bool = False
+    category: Category, confidence: float | None, predicted: Category | None = None, carried: bool = False,
+    remembered: bool = False,
 ) -> str:
-    """HTML for the pill; hover shows the confidence, who corrected it when `predicted` differs, or that
-    the category was carried over from the previous question (a follow-up such as "who did it?").
+    """HTML for the pill; hover shows the confidence, who corrected it when `predicted` differs, that the
+    category was carried over from the previous question (a follow-up such as "who did it?"), or, when
+    `remembered`, that an earlier correction of a near-identical question decided it. That last case is
+    also marked inside the pill, so the family sees without hovering that their correction took effect.
 
     The class `category-tag` and `data-code` give browser tests and stylesheets a stable handle.
     """
+    note = ""
     if predicted is not None and predicted.code != category.code:
         title = f"corrected by you (the classifier said {predicted.name})"
     elif carried:
         title = "from your previous question"
+    elif remembered:
+        title = REMEMBERED if confidence is None else f"{REMEMBERED} (match {confidence:.0%})"
+        note = f'<span class="category-tag-note" style="font-weight:400"> ✓ {REMEMBERED}</span>'
     elif confidence is not None:
         title = f"confidence {confidence:.0%}"
     else:
@@ -41,5 +50,5 @@ def category_tag(
     )
     return (
         f'<span class="category-tag" data-code="{escape(category.code)}" title="{escape(title)}" '
-        f'style="{style}">{escape(category.name)}</span>'
+        f'style="{style}">{escape(category.name)}{note}</span>'
     )

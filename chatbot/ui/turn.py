@@ -38,6 +38,12 @@ class Turn:
         follow_up = self.retrieval.follow_up if self.retrieval else None
         return bool(follow_up and follow_up.carried and not self.forced)
 
+    @property
+    def remembered(self) -> bool:
+        """Filed by an earlier correction of a near-identical question (classifier/corrected.py), not by the
+        classifier, and neither forced nor carried, which the tag reports instead."""
+        return bool(self.predicted and self.predicted.origin == "correction" and not self.forced and not self.carried)
+
 
 def conversation(turns: "list[Turn]") -> Conversation:
     """The context the next question is read in: the turns that were searched, as the library keeps them."""

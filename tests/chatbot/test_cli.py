@@ -61,6 +61,26 @@ def test_ask_json(household, ollama, taxonomy) -> None:
     assert out["sources"][0]["name"] == "pump-replacement.md" and out["sources"][0]["rank"] == 1
 
 
+def test_ask_after_a_correction_tags_its_paraphrase_as_corrected_earlier(
+    household, ollama, store_settings, taxonomy
+) -> None:
+    feedback = FeedbackStore(store_settings.feedback_db)  # the shared store's: removed again below
+    row = feedback.add(QUESTION, taxonomy.find("pool").code, taxonomy.find("fountain").code, "default")
+    try:
+        paraphrase = "when did the swimming pool pump get replaced?"
+        printed = household("ask", paraphrase)
+        as_json = household("ask", paraphrase, "--json")
+        unrelated = household("ask", "when was the car oil changed?", "--json")
+    finally:
+        feedback.delete(row)
+    assert printed.exit_code == 0, printed.output
+    assert printed.stdout.splitlines()[0].startswith("[fountain]")
+    assert "(as you corrected earlier)" in printed.stdout.splitlines()[0]
+    classification = json.loads(as_json.stdout)["classification"]
+    assert (classification["category"], classification["origin"]) == ("fountain", "correction")
+    assert json.loads(unrelated.stdout)["classification"]["origin"] == "classifier"
+
+
 def test_ask_with_ollama_down_still_shows_sources(household, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOUSEHOLD_OLLAMA_HOST", closed_url())
     result = household("ask", QUESTION)

@@ -52,7 +52,8 @@ def show_question(context: Context, index: int, turn: Turn) -> None:
             category = context.taxonomy.by_code(turn.code)
             predicted = context.taxonomy.by_code(turn.predicted.code) if turn.predicted else None
             confidence = turn.predicted.confidence if turn.predicted and not turn.forced else None
-            st.markdown(category_tag(category, confidence, predicted, turn.carried), unsafe_allow_html=True)
+            tag = category_tag(category, confidence, predicted, turn.carried, turn.remembered)
+            st.markdown(tag, unsafe_allow_html=True)
         st.markdown(turn.question)
         if turn.predicted is None:
             return

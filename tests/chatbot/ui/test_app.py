@@ -89,6 +89,23 @@ def test_rerun_with_corrected_category_changes_tag_path_and_answer(ui_store, oll
     assert ollama.requests[-1]["messages"][-1]["content"].count("fountain") > 0
 
 
+def test_a_paraphrase_of_a_corrected_question_is_tagged_as_you_corrected_earlier(
+    ui_store, ollama, taxonomy, world
+) -> None:
+    at = ask(world.question)
+    fountain = taxonomy.find("fountain")
+    at.selectbox(key="fix-0").set_value(fountain.code).run()
+    at.button(key="save-0").click().run()
+    assert not at.exception, at.exception
+    at.chat_input[0].set_value("When did the pool pump get replaced?").run()
+    assert not at.exception, at.exception
+    (first, first_title), (code, title) = tags(at)
+    assert (first, code) == (taxonomy.find("pool").code, fountain.code)
+    assert "as you corrected earlier" not in first_title and title.startswith("as you corrected earlier")
+    [pill] = [m.value for m in at.chat_message[2].markdown if "category-tag" in m.value]
+    assert "✓ as you corrected earlier</span>" in pill  # readable without hovering
+
+
 def test_generator_down_shows_one_line_error_and_still_the_sources(ui_store, monkeypatch, taxonomy, world) -> None:
     monkeypatch.setenv("HOUSEHOLD_OLLAMA_HOST", closed_url())
     at = ask(world.question)

@@ -25,6 +25,17 @@ def test_corrected_tag_says_what_the_classifier_thought(taxonomy) -> None:
     assert "confidence" not in html
 
 
+def test_tag_of_an_earlier_correction_says_so_on_hover_and_in_the_pill(taxonomy) -> None:
+    category = taxonomy.categories[2]
+    html = category_tag(category, 0.91, remembered=True)
+    assert f'data-code="{category.code}"' in html
+    assert 'title="as you corrected earlier (match 91%)"' in html
+    assert re.search(rf">{re.escape(category.name)}<span [^>]*>[^<]*as you corrected earlier</span></span>$", html)
+    assert "as you corrected earlier" not in category_tag(category, 0.91)
+    carried = category_tag(category, 0.91, carried=True, remembered=True)  # the category shown is the previous turn's
+    assert 'title="from your previous question"' in carried and "as you corrected earlier" not in carried
+
+
 def test_tag_escapes_names_from_the_taxonomy_file() -> None:
     html = category_tag(Category(name='<b>"odd"</b>', code="ZZ", scope="", color="#ffffff"), 0.5)
     assert "<b>" not in html and "&lt;b&gt;&quot;odd&quot;&lt;/b&gt;" in html
