@@ -14,6 +14,7 @@ import json
 import statistics
 import time
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -138,7 +139,7 @@ def evaluate_answers(
 
     report = AnswerReport(backend=assistant.settings.generator_backend)
     for qa in tqdm(rows, desc="answerable", unit="q", disable=not progress):
-        outcome, hits = _ask(assistant, qa.question, qa.line)
+        outcome, hits = _ask(assistant, qa.question, qa.line, qa.today)
         text = outcome.answer
         outcome.expected = qa.answer_contains
         outcome.correct = is_correct(text, qa.answer_contains)
@@ -159,9 +160,9 @@ def is_correct(text: str, wanted: list[str]) -> bool:
     return all(contains(text, w) for w in wanted) and len(_plain(text)) <= MAX_ANSWER_CHARS
 
 
-def _ask(assistant: Assistant, question: str, line: int) -> tuple[Outcome, list]:
+def _ask(assistant: Assistant, question: str, line: int, today: date | None = None) -> tuple[Outcome, list]:
     start = time.perf_counter()
-    retrieval = assistant.retrieve(question)
+    retrieval = assistant.retrieve(question, today=today)
     answer = assistant.answer(retrieval)
     first = None
     for _ in answer:

@@ -7,6 +7,7 @@ Streamlit shares one cached Assistant between the threads of all browser session
 from __future__ import annotations
 
 import threading
+from datetime import date
 from typing import TYPE_CHECKING, Any, Callable
 
 from chatbot.generator import Generator, load_generator
@@ -111,7 +112,7 @@ class Assistant:
 
     @property
     def generator(self) -> Generator:
-        return self._once("generator", lambda: load_generator(self.settings))
+        return self._once("generator", lambda: load_generator(self.settings, lambda: self.embedder))
 
     @property
     def retriever(self) -> Retriever:
@@ -119,9 +120,10 @@ class Assistant:
 
     def retrieve(
         self, question: str, code: str | None = None, k: int | None = None, use_filter: bool = True,
-        history: "Conversation | None" = None,
+        history: "Conversation | None" = None, today: date | None = None,
     ) -> Retrieval:
-        """Classify and search; `code` forces a category (the user corrected the tag).
+        """Classify and search; `code` forces a category (the user corrected the tag); `today` anchors "last
+        summer" and "next" (default: the real date).
 
         With `history` (the turns so far) a follow-up is read in its conversation (chatbot/followup.py):
         classified in context and searched with a standalone query; `retrieval.follow_up` says how.
@@ -133,8 +135,8 @@ class Assistant:
         if history:
             from chatbot.followup import retrieve
 
-            return retrieve(self.retriever, question, history, k=k, code=code, use_filter=use_filter)
-        return self.retriever.retrieve(question, k=k, code=code, use_filter=use_filter)
+            return retrieve(self.retriever, question, history, k=k, code=code, use_filter=use_filter, today=today)
+        return self.retriever.retrieve(question, k=k, code=code, use_filter=use_filter, today=today)
 
     def answer(self, retrieval: Retrieval, history: "Conversation | None" = None) -> "Answer":
         """The answer to iterate (streamed pieces), then holding its evidence and unverified facts.
@@ -147,7 +149,7 @@ class Assistant:
 
         generator = self.generator
         if isinstance(generator, Reader):
-            return Answer.quoted(retrieval.hits, generator.read(read_as(retrieval), retrieval.hits))
+            return Answer.quoted(retrieval.hits, generator.read(read_as(retrieval), retrieval.hits, retrieval.today))
         return Answer(retrieval.hits, generator.stream(self._in_context(retrieval, history), retrieval.hits))
 
     def _in_context(self, retrieval: Retrieval, history: "Conversation | None") -> str:

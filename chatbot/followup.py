@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from chatbot.retrieval import tokenize
@@ -168,18 +169,21 @@ def standalone_query(question: str, earlier: "list[Exchange]", keep: str = "all"
 
 def ranked_first(code: str, in_context: Prediction, name: str, confidence: float | None = None) -> Prediction:
     """`code` ranked first, the other codes in the classifier's order. Its confidence, unless given, is the
-    probability the classifier gives it in `in_context`, so an unsure context still widens the search."""
+    probability the classifier gives it in `in_context`, so an unsure context still widens the search. A code
+    other than `in_context`'s is the classifier's reading, not a remembered correction."""
     ranking = sorted(in_context.ranking, key=lambda kv: kv[0] != code)
     confidence = ranking[0][1] if confidence is None else confidence
-    return replace(in_context, code=code, category=name, confidence=confidence, ranking=ranking)
+    origin = in_context.origin if code == in_context.code else "classifier"
+    return replace(in_context, code=code, category=name, confidence=confidence, ranking=ranking, origin=origin)
 
 
 def retrieve(
     retriever: "Retriever", question: str, history: "Conversation | None" = None, k: int | None = None,
-    code: str | None = None, use_filter: bool = True, alone: Prediction | None = None,
+    code: str | None = None, use_filter: bool = True, alone: Prediction | None = None, today: date | None = None,
 ) -> "Retrieval":
     """Read `question` in its conversation, then search the standalone query; the Retrieval keeps the
     question as asked and, for a follow-up, how it was read."""
     reading = Resolver(retriever).read(question, history, alone)
-    retrieval = retriever.retrieve(reading.query, k=k, code=code, use_filter=use_filter, prediction=reading.prediction)
+    retrieval = retriever.retrieve(reading.query, k=k, code=code, use_filter=use_filter, prediction=reading.prediction,
+                                   today=today)
     return replace(retrieval, question=question, follow_up=reading.follow_up)

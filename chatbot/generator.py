@@ -247,8 +247,8 @@ class TransformersGenerator:
         return f"transformers (in-process): {Path(self.spec.split('/')[-1]).stem} {state}"
 
 
-def load_generator(settings: Settings) -> Generator:
-    """The backend named by settings.generator_backend."""
+def load_generator(settings: Settings, embedder: Callable[[], Any] | None = None) -> Generator:
+    """The backend named by settings.generator_backend; the reader ranks with `embedder()` (default: loads its own)."""
     if settings.generator_backend == "ollama":
         return OllamaGenerator.from_settings(settings)
     if settings.generator_backend == "transformers":
@@ -256,5 +256,5 @@ def load_generator(settings: Settings) -> Generator:
     if settings.generator_backend == "reader":
         from chatbot.reader import Reader
 
-        return Reader()
+        return Reader.from_settings(settings, embedder() if embedder else None)
     raise ConfigError(f"unknown generator backend {settings.generator_backend!r}")

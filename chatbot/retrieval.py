@@ -56,6 +56,7 @@ class Retrieval:
     hits: list["Hit"]
     frame: TimeFrame | None = None  # the time the question names, when it names one
     follow_up: "FollowUp | None" = None  # how a follow-up was read in its conversation (chatbot/followup.py)
+    today: date | None = None  # what "last" and "next" were read against (None: the real date)
 
 
 @dataclass(frozen=True)
@@ -65,9 +66,10 @@ class _Found:
     question: str
     prediction: Prediction
     frame: TimeFrame | None
+    today: date | None
 
     def __call__(self, path: str, codes: list[str] | None, hits: list["Hit"]) -> Retrieval:
-        return Retrieval(self.question, self.prediction, path, codes, hits, self.frame)
+        return Retrieval(self.question, self.prediction, path, codes, hits, self.frame, today=self.today)
 
 
 def source_name(hit: "Hit") -> str:
@@ -251,7 +253,7 @@ class Retriever:
         prediction = prediction or self.classifier.classify(question)
         frame: TimeFrame | None = parse(question, today or date.today(), self.moved_in) if time_aware else None
         frame = frame if frame and frame.active else None
-        found = _Found(question, prediction, frame)
+        found = _Found(question, prediction, frame, today)
         if code is not None:
             return found("override", [code], self.search(question, k, [code], frame))
         if not use_filter:

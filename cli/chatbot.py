@@ -361,6 +361,40 @@ def eval_answers(app: App, qa_file: Path, corpus: Path | None, unanswerable_file
         click.echo(f"Wrote {path}")
 
 
+@click.command("train-reader")
+@click.argument("households", nargs=-1, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the ranker (default: the reader_model setting, which the reader loads).")
+@pass_app
+def train_reader(app: App, households: tuple[Path, ...], out: Path | None) -> None:
+    """Train the offline reader's evidence ranker on households whose answers are known.
+
+    Each HOUSEHOLDS folder holds records plus qa.jsonl (and time-questions.jsonl,
+    unanswerable.jsonl); every question is asked through the chat's own retrieval and the ranker
+    learns which quoted line answers it, and below which probability to abstain. Default: the
+    sample household and the training household of a checkout (data/household, data/train/household).
+    Never train on the held-out household under data/eval/: it measures the reader.
+
+    \b
+    Examples:
+      household train-reader
+      household train-reader data/household ~/our-records-with-answers --out ranker.json
+      HOUSEHOLD_READER_MODEL=ranker.json household eval-answers qa.jsonl --corpus ~/our-records
+    """
+    from chatbot.reader_training import TrainingSet, score, train_reader as train
+    from household.settings import REPO_ROOT
+
+    folders = households or (REPO_ROOT / "data" / "household", REPO_ROOT / "data" / "train" / "household")
+    sets = [TrainingSet.folder(folder) for folder in folders]
+    model, examples = train(app.settings, app.taxonomy, sets, progress=True)
+    path = out or app.settings.reader_model
+    model.save(path)
+    accuracy, abstention = score(model, examples)
+    click.echo(f"Trained on {len(examples)} questions from {len(sets)} households: answer accuracy {accuracy:.1%}, "
+               f"abstention {abstention:.1%} (on the training questions; measure with `household eval-answers`)")
+    click.echo(f"Threshold {model.threshold:.3f}, second unit within {model.second_within}. Wrote {path}")
+
+
 def _evaluated(app: App, tmp: Path, corpus: Path | None) -> "Assistant":
     from chatbot.evaluation import evaluated_assistant
 
@@ -450,4 +484,4 @@ def ui(ctx: click.Context, port: int | None, host: str | None) -> None:
     os.execve(sys.executable, command, env)  # become streamlit, so signals (Ctrl-C, kill) reach it directly
 
 
-commands = [ask, chat, search, eval_retrieval, eval_answers, feedback, ui]
+commands = [ask, chat, search, eval_retrieval, eval_answers, train_reader, feedback, ui]

@@ -71,6 +71,7 @@ class Settings:
 
     generator_backend: str = "reader"  # reader (extractive, quotes the records) | transformers | ollama
     generator_model: str = SMOLLM2_GGUF
+    reader_model: Path = PACKAGED_DATA / "reader-ranker.json"  # the reader's evidence ranker (household train-reader)
     ollama_host: str = "http://127.0.0.1:11434"
     ollama_timeout: float = 120.0
     num_ctx: int = 8192

@@ -65,9 +65,15 @@ def _hits(store, question: str):
     return store.search(question, 5)
 
 
-def test_reader_quotes_the_line_with_the_fact_and_cites_it(store) -> None:
+@pytest.fixture(scope="module")
+def reader(store_settings, embedder) -> Reader:
+    """The offline reader with the packaged ranker (data/reader-ranker.json)."""
+    return Reader.from_settings(store_settings, embedder)
+
+
+def test_reader_quotes_the_line_with_the_fact_and_cites_it(store, reader) -> None:
     hits = _hits(store, "What part did the technician replace in the oven?")
-    reading = Reader().read("What part did the technician replace in the oven?", hits)
+    reading = reader.read("What part did the technician replace in the oven?", hits)
     answer = Answer.quoted(hits, reading).wait()
     rank = next(i for i, h in enumerate(hits, 1) if h.source.endswith("oven-repair.md"))
     assert "WB44T10011" in answer.text and f"[{rank}]" in answer.text and len(answer.text) <= 300
@@ -75,15 +81,15 @@ def test_reader_quotes_the_line_with_the_fact_and_cites_it(store) -> None:
     assert answer.evidence[0].text in hits[rank - 1].text.replace("\n", " ")
 
 
-def test_reader_answers_how_much_with_an_amount(store) -> None:
+def test_reader_answers_how_much_with_an_amount(store, reader) -> None:
     question = "How much did the pool pump replacement cost?"
-    text = Reader().read(question, _hits(store, question)).text()
+    text = reader.read(question, _hits(store, question)).text()
     assert "$1,140" in text
 
 
-def test_reader_abstains_on_an_unrelated_question(store) -> None:
+def test_reader_abstains_on_an_unrelated_question(store, reader) -> None:
     question = "What's the password for our Netflix account?"
-    reading = Reader().read(question, _hits(store, question))
+    reading = reader.read(question, _hits(store, question))
     assert reading.abstained and reading.text() == NOTHING
 
 

@@ -1,0 +1,91 @@
+"""The reader's evidence ranker: features that say what a unit holds, a model file with one reader and writer,
+and `household train-reader` learning from a real store's questions."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from chatbot.ranker import FEATURES, RankerModel, features
+from chatbot.reader import Reader, Unit
+from chatbot.reader_training import Example, fit, score
+from cli.main import main
+from household.errors import DataError
+
+
+def _unit(text: str, rank: int = 1, when: str = "") -> Unit:
+    return Unit(text, rank, "Service log", when, "Service log")
+
+
+def _column(rows: np.ndarray, name: str) -> np.ndarray:
+    return rows[:, FEATURES.index(name)]
+
+
+def test_features_see_the_kind_of_fact_and_the_latest_entry(embedder) -> None:
+    reader_units = [_unit("2023-05-02 AC tune-up by Polar Air, $119", when="2023-05-02"),
+                    _unit("2025-05-12 AC tune-up by Polar Air, $129", when="2025-05-12"),
+                    _unit("The thermostat is a Honeywell T6.")]
+    rows = features("How much was the last AC tune-up?", reader_units, Reader(embedder, _model()).embed,
+                    today=date(2026, 1, 1))
+    assert list(_column(rows, "hard_missing")) == [0.0, 0.0, 1.0]  # "how much" wants an amount
+    assert list(_column(rows, "ordered")) == [0.5, 1.0, 0.0]  # the newest first, the undated not at all
+    assert _column(rows, "cos_unit")[1] > _column(rows, "cos_unit")[2]
+
+
+def _model(threshold: float = 0.5, **weights: float) -> RankerModel:
+    n = len(FEATURES)
+    w = [weights.get(name, 0.0) for name in FEATURES]
+    return RankerModel(FEATURES, (0.0,) * n, (1.0,) * n, tuple(w), 0.0, threshold, 0.0)
+
+
+def _example(question: str, texts: list[str], lex: list[float], expected: list[str]) -> Example:
+    rows = np.zeros((len(texts), len(FEATURES)))
+    rows[:, FEATURES.index("lex_unit")] = lex
+    return Example(question, [_unit(t, i + 1) for i, t in enumerate(texts)], rows, expected)
+
+
+def test_fit_learns_which_feature_marks_the_answer_and_when_to_abstain() -> None:
+    answerable = [_example(f"q{i}", [f"wrong {i}", f"right {i} $1{i}0", f"other {i}"], [0.2, 0.9, 0.1], [f"$1{i}0"])
+                  for i in range(8)]
+    unanswerable = [_example(f"u{i}", [f"noise {i}", f"more {i}"], [0.15, 0.1], []) for i in range(8)]
+    model = fit(answerable + unanswerable)
+    assert model.weights[FEATURES.index("lex_unit")] > 0
+    assert score(model, answerable + unanswerable) == (1.0, 1.0)  # every answer right, every unanswerable abstained
+
+
+def test_a_model_for_other_features_is_refused_with_the_command_to_retrain(tmp_path: Path) -> None:
+    path = tmp_path / "ranker.json"
+    _model().save(path)
+    assert RankerModel.load(path) == _model()
+    raw = json.loads(path.read_text())
+    path.write_text(json.dumps({**raw, "features": raw["features"][:-1]}))
+    with pytest.raises(DataError, match="train-reader"):
+        RankerModel.load(path)
+
+
+def test_train_reader_learns_from_a_household_and_the_reader_answers_with_it(corpus: Path, tmp_path: Path) -> None:
+    household = tmp_path / "household"
+    for path in corpus.rglob("*.md"):
+        (household / path.relative_to(corpus)).parent.mkdir(parents=True, exist_ok=True)
+        (household / path.relative_to(corpus)).write_text(path.read_text())
+    rows = [("What part did the technician replace in the oven?", "appliances", "appliances/oven-repair.md", "WB44T10011"),
+            ("how much was the pool pump", "pool", "pool/pump-replacement.md", "$1,140"),
+            ("When was the Odyssey's oil changed?", "car", "car/oil-change.md", "2025-03-18"),
+            ("what's the number for Main Street Auto", "car", "car/oil-change.md", "(512) 555-0199"),
+            ("What model is the dishwasher?", "appliances", "appliances/dishwasher.md", "SHPM65Z55N")]
+    (household / "qa.jsonl").write_text("".join(
+        json.dumps({"question": q, "category": c, "doc": d, "answer_contains": [a]}) + "\n" for q, c, d, a in rows))
+    (household / "unanswerable.jsonl").write_text(
+        json.dumps({"question": "What is the wifi password?", "kind": "absent"}) + "\n")
+    out = tmp_path / "ranker.json"
+    result = CliRunner().invoke(main, ["--data-dir", str(tmp_path / "data"), "train-reader", str(household),
+                                       "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Trained on 6 questions from 1 households" in result.output
+    model = RankerModel.load(out)
+    assert model.trained_on["positives"] >= len(rows) and model.trained_on["sets"] == [str(household)]
