@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
 NOTHING = "I found nothing about that in your records."
 MAX_ANSWER_CHARS = 300
-MAX_ITEMS = 2
 
 BULLET = re.compile(r"^(?:[-*•]|\d+[.)])\s+")
 KEY_VALUE = re.compile(r"^[A-Z][\w /&().,'-]{0,40}?(?::\s|\s\|\s)")
@@ -59,7 +58,7 @@ class Reading:
     """What the reader found: the quoted picks (best first) or none when it abstains."""
 
     picks: list[Pick]
-    best: float  # the best unit's score, kept for calibration even when abstaining
+    best: float  # the best unit's ranker score (log-odds against "nothing here"), kept even when abstaining
 
     @property
     def abstained(self) -> bool:
@@ -203,7 +202,8 @@ class Reader:
 
 
 def choose(candidates: list[Unit], scores: np.ndarray, model: RankerModel) -> Reading:
-    """The best unit, and a second one close behind it when both fit in an answer; none below the threshold."""
+    """The best unit, and a second one within `second_within` of it when both fit in an answer (at most two
+    evidence items); none when the best is below the threshold."""
     order = np.argsort(-scores, kind="stable")
     best = float(scores[order[0]])
     if best < model.threshold:
