@@ -3,9 +3,9 @@
 No generative model that fits in a wheel writes trustworthy answers, so the offline profile scores
 instead of generating (as the classifier scores codes): each retrieved record is cut into evidence
 units (a line, a CSV row, a calendar event, a sentence, a `key: value` field), a learned ranker
-(chatbot/ranker.py) gives each unit the probability that it answers the question, and the best one
-or two are returned with their citations. Below the ranker's threshold, or when the question names
-a thing no retrieved record mentions, it abstains rather than guess.
+(chatbot/ranker.py) scores each unit against "nothing here answers it", and the best one or two are
+returned with their citations. Below the ranker's threshold (a question about a thing no retrieved
+record mentions scores low everywhere) it abstains rather than guess.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 Each training set is a corpus folder with its QA file(s) and its unanswerable questions. Every
 question is asked through the product's retrieval (the same classifier, store and widening the
 chat uses); the units of the retrieved records are its candidates, and a unit is a positive when,
-quoted alone, it holds every `answer_contains` string. A logistic regression learns the features'
-weights (chatbot/ranker.py); then the abstention threshold and how close a second quoted unit must
+quoted alone, it holds every `answer_contains` string. A softmax over each question's units plus
+"nothing here" learns the features' weights (chatbot/ranker.py); then the abstention threshold and how close a second quoted unit must
 be are chosen by reading every training question as the reader will, maximising answer accuracy plus
 abstention on the unanswerable questions. The held-out household (data/eval/) is never a training set.
 """
@@ -133,23 +133,23 @@ def _listwise(questions: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarra
 
 def _settings(draft: RankerModel, examples: Sequence[Example]) -> list[tuple[float, RankerModel]]:
     """Every (threshold, second_within) on the grid with accuracy + abstention over `examples`."""
-    probabilities = [draft.scores(e.rows) for e in examples]
-    bests = sorted({float(p.max()) for p in probabilities})
+    scores = [draft.scores(e.rows) for e in examples]
+    bests = sorted({float(p.max()) for p in scores})
     thresholds = [-np.inf] + [(a + b) / 2 for a, b in itertools.pairwise(bests)][:: max(1, len(bests) // 200)]
     out = []
     for threshold, within in itertools.product(thresholds, SECOND_WITHIN):
         model = RankerModel(draft.features, draft.mean, draft.scale, draft.weights, draft.bias, threshold, within)
-        out.append((sum(score(model, examples, probabilities)), model))
+        out.append((sum(score(model, examples, scores)), model))
     return out
 
 
-def score(model: RankerModel, examples: Sequence[Example], probabilities: list[np.ndarray] | None = None
+def score(model: RankerModel, examples: Sequence[Example], scores: list[np.ndarray] | None = None
           ) -> tuple[float, float]:
     """(answer accuracy, abstention on the unanswerable) of `model` reading `examples` as the reader does."""
-    probabilities = probabilities or [model.scores(e.rows) for e in examples]
+    scores = scores or [model.scores(e.rows) for e in examples]
     right, abstained, answerable, unanswerable = 0, 0, 0, 0
-    for example, probability in zip(examples, probabilities, strict=True):
-        reading = choose(example.candidates, probability, model)
+    for example, unit_scores in zip(examples, scores, strict=True):
+        reading = choose(example.candidates, unit_scores, model)
         if example.expected:
             answerable += 1
             right += is_correct(reading.text(), example.expected)
