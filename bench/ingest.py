@@ -8,7 +8,7 @@ measured is walking, reading, chunking, embedding and writing to Chroma. The alt
 timed before and after the ingest so a change in the machine's load shows in both. A third
 figure, the same sample embedded file by file through `Store.embed` (as the pipeline did before
 it grouped files, `FLUSH_CHUNKS`), tells what small batches alone would cost. Last, one text file
-that is a single paragraph (a chat export, a log) of `paragraph_mb` MB is ingested on its own: its
+that is a single paragraph (a chat export, a log) of `paragraph_kb` KB is ingested on its own: its
 seconds per MB against the copies' tell whether chunking a long record stays linear.
 """
 
@@ -154,7 +154,7 @@ def one_paragraph(path: Path, megabytes: float) -> None:
 
 def _paragraph(ws: Workspace, section: Section, code: str, ordinary_s_per_mb: float) -> None:
     settings = ws.settings_for("ingest-paragraph")
-    megabytes = min(ws.sizes.paragraph_mb, settings.max_file_mb * 0.99)
+    megabytes = min(ws.sizes.paragraph_kb / 1024, settings.max_file_mb * 0.99)
     path = ws.root / "one-paragraph" / "chat-export.txt"
     path.parent.mkdir()
     one_paragraph(path, megabytes)

@@ -44,7 +44,7 @@ class Sizes:
     train_batch: int
     answer_tokens: int  # memory: generator max_new_tokens; 0 = the setting's default
     receipts: int  # ocr: rendered receipts read back (clean, rotated, degraded in turn)
-    paragraph_mb: int  # ingest: a one-paragraph text file of this many MB against ordinary files
+    paragraph_kb: int  # ingest: a one-paragraph text file of this many KB against ordinary files
 
     def override(self, assignments: list[str]) -> "Sizes":
         """These sizes with `name=value` assignments applied (`chunks=10000`, `store_sizes=1000,10000`)."""
@@ -67,12 +67,12 @@ class Sizes:
 FULL = Sizes(
     questions=30, generated=20, batch_questions=0, sequential=10, chunks=10_000, encode_sample=300,
     store_sizes=(1_000, 10_000, 50_000), distinct_texts=2_000, queries=30, train_steps=4, train_batch=16,
-    answer_tokens=0, receipts=24, paragraph_mb=20,
+    answer_tokens=0, receipts=24, paragraph_kb=20_480,
 )
 QUICK = Sizes(
     questions=2, generated=2, batch_questions=8, sequential=2, chunks=40, encode_sample=40,
     store_sizes=(100, 300), distinct_texts=80, queries=3, train_steps=1, train_batch=4, answer_tokens=8,
-    receipts=8, paragraph_mb=1,
+    receipts=8, paragraph_kb=100,
 )
 
 
