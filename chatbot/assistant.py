@@ -95,6 +95,12 @@ class Assistant:
                 self.classifier.remember(self.feedback.corrections())
                 self._parts["corrections_stamp"] = stamp
 
+    def classify(self, question: str) -> Prediction:
+        """The question's category as the chat would tag it: the family's corrections first, then the model."""
+        check_length(question, self.settings.max_question_chars)
+        self._recall_corrections()
+        return self.classifier.classify(question)
+
     def correct(self, question: str, predicted: Prediction, code: str, context: str = "") -> int:
         """Store a correction of `predicted` (stamped with the model that made it); it applies from the next question."""
         if code not in self.taxonomy.codes:

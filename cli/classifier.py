@@ -14,22 +14,33 @@ from household.app import App, pass_app
 @click.command()
 @click.argument("question")
 @click.option("--model", "kind", type=click.Choice(["auto", "llm", "embedding", "ensemble"]), help="Which classifier.")
+@click.option("--ignore-corrections", is_flag=True, help="The model's own answer, without the family's corrections.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_app
-def classify(app: App, question: str, kind: str | None, as_json: bool) -> None:
+def classify(app: App, question: str, kind: str | None, ignore_corrections: bool, as_json: bool) -> None:
     """Map QUESTION to its category code, with confidence and the top 3.
+
+    As in the chat, a question close to one corrected with "Wrong category?" gets the corrected
+    category ("as you corrected earlier"); --ignore-corrections shows what the model alone says.
 
     Example: household classify "when did we last backwash the pool filter"
     """
+    from chatbot.assistant import Assistant
+    from chatbot.ui.tag import REMEMBERED
     from classifier.registry import load_active
 
-    classifier = load_active(app.settings, app.taxonomy, kind)
-    prediction = classifier.classify(question)
+    assistant = Assistant(app.settings, app.taxonomy, classifier=load_active(app.settings, app.taxonomy, kind)
+                          if kind else None)
+    classifier = assistant.classifier
+    prediction = classifier.inner.classify(question) if ignore_corrections else assistant.classify(question)
     if as_json:
-        click.echo(json.dumps({"classifier": classifier.name, **prediction.as_dict(app.taxonomy)}))
+        click.echo(json.dumps({"classifier": classifier.name, "origin": prediction.origin,
+                               **prediction.as_dict(app.taxonomy)}))
         return
     category = app.taxonomy.by_code(prediction.code)
-    click.echo(f"{category.name} [{prediction.code}]  confidence {prediction.confidence:.0%}  ({classifier.name})")
+    remembered = f"  ({REMEMBERED})" if prediction.origin == "correction" else ""
+    click.echo(f"{category.name} [{prediction.code}]  confidence {prediction.confidence:.0%}  ({classifier.name})"
+               f"{remembered}")
     for code, p in prediction.top(3):
         click.echo(f"  {code}  {app.taxonomy.by_code(code).name:<15} {p:6.1%}")
 

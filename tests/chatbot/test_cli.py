@@ -81,6 +81,22 @@ def test_ask_after_a_correction_tags_its_paraphrase_as_corrected_earlier(
     assert json.loads(unrelated.stdout)["classification"]["origin"] == "classifier"
 
 
+def test_classify_follows_a_correction_unless_told_to_ignore_it(household, store_settings, taxonomy) -> None:
+    feedback = FeedbackStore(store_settings.feedback_db)
+    row = feedback.add(QUESTION, taxonomy.find("pool").code, taxonomy.find("fountain").code, "default")
+    try:
+        paraphrase = "when did the swimming pool pump get replaced?"
+        printed = household("classify", paraphrase)
+        as_json = household("classify", paraphrase, "--json")
+        own = household("classify", paraphrase, "--json", "--ignore-corrections")
+    finally:
+        feedback.delete(row)
+    assert printed.exit_code == 0, printed.output
+    assert printed.stdout.startswith("fountain [") and "(as you corrected earlier)" in printed.stdout.splitlines()[0]
+    assert (json.loads(as_json.stdout)["category"], json.loads(as_json.stdout)["origin"]) == ("fountain", "correction")
+    assert (json.loads(own.stdout)["category"], json.loads(own.stdout)["origin"]) == ("pool", "classifier")
+
+
 def test_ask_with_ollama_down_still_shows_sources(household, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOUSEHOLD_OLLAMA_HOST", closed_url())
     result = household("ask", QUESTION)
