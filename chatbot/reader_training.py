@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from household.settings import Settings
     from household.taxonomy import Taxonomy
 
-SECOND_WITHIN = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0)  # in score (log-odds) units
+SECOND_WITHIN = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)  # in score (log-odds) units
 REGULARISATION = 0.01  # L2 on the standardised features' weights, per question
 
 

@@ -267,7 +267,7 @@ class Retriever:
         for path, codes in steps:
             if self.catch_all in codes:
                 break
-            hits = self.search(question, k * self.depth if self.settings.outside_weight > 0 else k, codes, frame)
+            hits = self.search(question, k, codes, frame)
             if self._enough(hits[:k]):
                 return found(path, codes, self._blended(question, k, frame, hits))
             log.info("%s search (%s) not good enough: %d hits", path, ",".join(codes), len(hits))
@@ -277,7 +277,9 @@ class Retriever:
         """The top k of the filtered hits with the unfiltered ones fused in at `outside_weight` (0: strict).
 
         A record filed under another category still reaches the top k when it is the clearly better
-        match, while the category's own records keep the lead a filter gives them.
+        match, while the category's own records keep the lead a filter gives them. The filtered list is
+        the strict search's own top k, so a tiny weight only breaks ties and never changes which of the
+        category's records compete.
         """
         weight = self.settings.outside_weight
         if weight <= 0:

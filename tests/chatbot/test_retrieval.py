@@ -57,6 +57,27 @@ def test_too_few_hits_everywhere_ends_unfiltered(retriever, predict, code) -> No
     assert names(result.hits)[0] == "fountain-pump.md"
 
 
+def test_outside_weight_lets_another_categorys_record_in_behind_the_filtered_ones(
+    store_settings, store, router, predict, code
+) -> None:
+    """Filtered to pool, the fountain's own record can only come in through the unfiltered ranking fused at
+    `outside_weight`; a tiny weight keeps the strict order of the pool records and only fills in behind them.
+    `max_distance` is relaxed so the pool filter stands for a question its records match only loosely."""
+    prediction = predict(code("pool"), confidence=0.9)
+    question = "when was the fountain pump cleaned?"
+
+    def hits(weight: float) -> list[str]:
+        retriever = Retriever(store_settings.replace(outside_weight=weight, max_distance=2.0), store, router)
+        result = retriever.retrieve(question, prediction=prediction)
+        assert (result.path, result.codes) == ("filtered", [code("pool")])
+        return names(result.hits)
+
+    strict, tie_break, fused = hits(0.0), hits(1e-6), hits(100.0)
+    assert "fountain-pump.md" not in strict and set(strict) <= {"pump-replacement.md", "chemical-log.md"}
+    assert tie_break[: len(strict)] == strict and "fountain-pump.md" in tie_break
+    assert fused[0] == "fountain-pump.md"  # the unfiltered ranking dominates at a large weight
+
+
 def test_too_distant_hits_widen(store_settings, store, router, predict, code) -> None:
     strict = Retriever(store_settings.replace(max_distance=0.05), store, router)
     result = strict.retrieve("when was the pump replaced?", prediction=predict(code("pool"), confidence=0.9))
