@@ -33,7 +33,7 @@ from storage.chunk import ChunkMeta
 from storage.store import FileChunks, Store
 
 MODES = {"filter": "strict filter", "widening": "widening policy", "no_filter": "unfiltered"}
-OUTSIDE_WEIGHTS = (0.0, 0.25, 0.5, 1.0)  # widening measured with each (settings.outside_weight; 0 = strict)
+OUTSIDE_SLOTS = (0, 1, 2)  # widening measured with each (settings.outside_slots; 0 = strict)
 EMBED_BATCH = 512  # texts embedded (and cached) per step
 WRITE_BATCH = 5_000
 VENDORS = (
@@ -170,21 +170,21 @@ def run(ws: Workspace) -> Section:
         built = wanted
         report = evaluate(retriever, rows, settings.top_k)
         rates = {mode: report.rate(mode) for mode in MODES}
-        by_weight = {}
-        for weight in OUTSIDE_WEIGHTS:
-            other = Retriever(settings.replace(outside_weight=weight), store, ws.embedding)
-            by_weight[weight] = rates["widening"] if weight == settings.outside_weight else evaluate(
+        by_slots = {}
+        for slots in OUTSIDE_SLOTS:
+            other = Retriever(settings.replace(outside_slots=slots), store, ws.embedding)
+            by_slots[slots] = rates["widening"] if slots == settings.outside_slots else evaluate(
                 other, rows, settings.top_k).rate("widening")
         figures[str(size)] = {
             "chunks": store.count(), "hit_at_k": {m: round(r, 4) for m, r in rates.items()},
-            "widening_by_outside_weight": {str(w): round(r, 4) for w, r in by_weight.items()},
+            "widening_by_outside_slots": {str(n): round(r, 4) for n, r in by_slots.items()},
             "paths": dict(report.paths), "misses": report.misses,
         }
         value = " · ".join(f"{label} {rates[mode]:.1%}" for mode, label in MODES.items())
         gain = rates["widening"] - rates["no_filter"]
-        weights = ", ".join(f"{w:g}: {r:.1%}" for w, r in by_weight.items())
+        by_n = ", ".join(f"{n}: {r:.1%}" for n, r in by_slots.items())
         section.row(f"{store.count():,} chunks: hit@{settings.top_k}", value,
-                    f"widening vs unfiltered {gain:+.1%}; widening by outside_weight {weights}")
+                    f"widening vs unfiltered {gain:+.1%}; widening by outside_slots {by_n}")
         section.targets[f"widening >= unfiltered at {size:,} chunks"] = gain >= 0
     section.figures = {"questions": len(rows), "corpus_chunks": len(corpus), "k": settings.top_k, "sizes": figures}
     section.notes.append(

@@ -2,7 +2,9 @@
 
 The predicted category filters the search. When the classifier is unsure, or the filtered search
 finds too few or too distant chunks, the filter widens to the top-2 codes, then the top-3, then
-none; the catch-all category (settings.unfiltered_category) searches everything. Every search is
+none; the catch-all category (settings.unfiltered_category) searches everything. A filtered
+answer keeps its last slot (settings.outside_slots) for the best match of the unfiltered search, so a
+record filed under another category is not lost to the filter. Every search is
 hybrid: the store's vector ranks fused with BM25 ranks over the same chunks (reciprocal rank
 fusion), because embeddings blur exact tokens (model numbers, dates, phone numbers) that BM25
 matches exactly. A chunk can carry several categories; a filter matches any of them.
@@ -274,20 +276,21 @@ class Retriever:
         return found("unfiltered", None, self.search(question, k, None, frame))
 
     def _blended(self, question: str, k: int, frame: TimeFrame | None, hits: list["Hit"]) -> list["Hit"]:
-        """The top k of the filtered hits with the unfiltered ones fused in at `outside_weight` (0: strict).
+        """The filtered top k with its last `outside_slots` given to the best unfiltered matches it lacks.
 
-        A record filed under another category still reaches the top k when it is the clearly better
-        match, while the category's own records keep the lead a filter gives them. The filtered list is
-        the strict search's own top k, so a tiny weight only breaks ties and never changes which of the
-        category's records compete.
+        A record filed under another category (the panel map's pool-pump breaker, filed under electric)
+        still reaches the reader when it is the best match anywhere, while the category's own records
+        keep the first places. Slots the unfiltered search cannot fill stay with the filtered hits, and
+        at least one slot always does.
         """
-        weight = self.settings.outside_weight
-        if weight <= 0:
+        slots = min(self.settings.outside_slots, k - 1)
+        if slots <= 0:
             return hits[:k]
-        everywhere = self.search(question, k * self.depth, None, frame)
-        by_id = {h.id: h for h in everywhere} | {h.id: h for h in hits}
-        ranked = fuse([[h.id for h in hits], [h.id for h in everywhere]], weights=(1.0, weight))
-        return [by_id[i] for i in ranked[:k]]
+        kept = hits[: k - slots]
+        held = {h.id for h in kept}
+        outside = [h for h in self.search(question, k, None, frame) if h.id not in held][:slots]
+        taken = held | {h.id for h in outside}
+        return (kept + outside + [h for h in hits if h.id not in taken])[:k]
 
     def _enough(self, hits: list["Hit"]) -> bool:
         if len(hits) < self.settings.min_hits:

@@ -93,7 +93,7 @@ class Settings:
     min_confidence: float = 0.75  # on the calibrated scale: below it retrieval widens to the top 2 (README)
     max_distance: float = 1.2
     min_hits: int = 2
-    outside_weight: float = 0.0  # weight of the unfiltered ranking fused into a filtered one (0: strict filter)
+    outside_slots: int = 1  # the last slots of a filtered top k go to the best unfiltered matches (0: strict filter)
     moved_in: str = ""  # YYYY-MM-DD the household moved in, for questions like "before we moved in"
     unfiltered_category: str = "general"  # the catch-all category: its questions search every record
 
