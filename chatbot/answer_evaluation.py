@@ -112,11 +112,16 @@ class AnswerReport:
         return "\n".join(lines)
 
     def write(self, folder: Path) -> list[Path]:
-        folder.mkdir(parents=True, exist_ok=True)
-        paths = [folder / "answers.json", folder / "answers.md"]
-        paths[0].write_text(json.dumps(self.as_dict(), indent=2) + "\n", encoding="utf-8")
-        paths[1].write_text(self.markdown(), encoding="utf-8")
-        return paths
+        return write_report(folder, "answers", self.as_dict(), self.markdown())
+
+
+def write_report(folder: Path, stem: str, figures: dict, markdown: str) -> list[Path]:
+    """`stem`.json and `stem`.md in `folder` (created): the figures for scripts, the page for people."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{stem}.json", folder / f"{stem}.md"]
+    paths[0].write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    paths[1].write_text(markdown, encoding="utf-8")
+    return paths
 
 
 def load_unanswerable(path: Path) -> list[Unanswerable]:

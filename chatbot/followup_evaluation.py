@@ -149,7 +149,16 @@ class ConversationAnswers:
                  "| asked | answer accuracy |", "|---|---:|"]
         labels = {"alone": "alone (no history)", "resolved": "in its conversation", "standalone": "standalone question"}
         lines += [f"| {labels[way]} | {self.rate(way):.1%} |" for way in WAYS] + [""]
+        if self.misses:
+            lines += ["## Missed in conversation", ""] + [
+                f"- line {m['line']}: {' / '.join(m['turns'])} (wanted {m['expected']}): {m['answer']!r}"
+                for m in self.misses] + [""]
         return "\n".join(lines)
+
+    def write(self, folder: Path) -> list[Path]:
+        from chatbot.answer_evaluation import write_report
+
+        return write_report(folder, "conversations", self.as_dict(), self.markdown())
 
 
 def answer_conversations(

@@ -320,7 +320,7 @@ def _conversation_lines(report: "ConversationReport") -> None:
               help="JSON lines {question, kind} the records cannot answer: the answer should abstain.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable report, with every miss.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              help="Write answers.json and answers.md into this folder.")
+              help="Write answers.json/.md (and conversations.json/.md) into this folder.")
 @pass_app
 def eval_answers(app: App, qa_file: Path, corpus: Path | None, unanswerable_file: Path | None, as_json: bool,
                  out: Path | None) -> None:
@@ -349,7 +349,7 @@ def eval_answers(app: App, qa_file: Path, corpus: Path | None, unanswerable_file
         assistant = _evaluated(app, Path(tmp), corpus)
         report = evaluate_answers(assistant, rows, unanswerable, progress=True)
         followups = answer_conversations(assistant, conversations, progress=True) if conversations else None
-    written = report.write(out) if out and rows else []
+    written = [*(report.write(out) if out and rows else []), *(followups.write(out) if out and followups else [])]
     if as_json:
         click.echo(json.dumps({**report.as_dict(), **({"conversations": followups.as_dict()} if followups else {})}))
         return

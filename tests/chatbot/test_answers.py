@@ -197,3 +197,23 @@ def test_eval_answers_on_three_questions(household, tmp_path: Path) -> None:
     assert [m["line"] for m in report["misses"]] == [3] and report["mean_answer_chars"] <= 300
     assert report["latency_s"]["complete_p50"] >= report["latency_s"]["first_piece_p50"] > 0
     assert "| answer accuracy | 66.7% of 3 |" in (tmp_path / "report" / "answers.md").read_text()
+
+
+def test_eval_answers_writes_the_conversation_report_with_its_misses(household, tmp_path: Path) -> None:
+    """A file of conversations only: the last turns are scored, and --out keeps every miss for reading."""
+    qa = tmp_path / "conversations.jsonl"
+    rows = [
+        {"turns": ["When was the pool pump replaced?", "Who did it?"], "category": "pool",
+         "doc": "pool/pump-replacement.md", "answer_contains": ["BlueWave"]},
+        {"turns": ["When was the pool pump replaced?", "Who did it?"], "category": "pool",
+         "doc": "pool/pump-replacement.md", "answer_contains": ["Nobody Pools"]},  # wrong on purpose: a miss
+    ]
+    qa.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = household("eval-answers", str(qa), "--out", str(tmp_path / "report"))
+    assert result.exit_code == 0, result.output
+    figures = json.loads((tmp_path / "report" / "conversations.json").read_text())
+    assert figures["conversations"] == 2 and figures["accuracy"]["resolved"] == 0.5
+    assert [m["line"] for m in figures["misses"]] == [2]
+    page = (tmp_path / "report" / "conversations.md").read_text()
+    assert "| in its conversation | 50.0% |" in page and "- line 2: When was the pool pump replaced? / Who did it?" in page
+    assert not (tmp_path / "report" / "answers.json").exists()  # no standalone questions, no answers report
