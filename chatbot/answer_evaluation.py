@@ -4,7 +4,9 @@ The QA file is the one `eval-retrieval` reads ({question, category, doc, answer_
 answer is correct when it holds every `answer_contains` string once both are normalised (a date or
 an amount written another way counts) and its text, citations aside, is short (an answer that
 pastes whole records is not an answer). The unanswerable file holds {question, kind} rows whose
-answer is in no record; there the right answer is to abstain. Latency runs from the question to
+answer is in no record; there the right answer is to abstain. A row may be a conversation instead,
+{turns: [FIRST, ..., LAST], kind}: the earlier turns are asked and answered first, and the last one,
+a follow-up the records cannot answer, should be abstained on. Latency runs from the question to
 the first piece and to the complete answer, classification and retrieval included.
 """
 
@@ -19,7 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chatbot.answer import CITATION
-from chatbot.evaluation import QA
+from chatbot.conversation import Conversation, Exchange
+from chatbot.evaluation import QA, today_of
 from chatbot.facts import contains
 from chatbot.reader import MAX_ANSWER_CHARS
 from household.errors import DataError
@@ -27,6 +30,7 @@ from household.jsonl import objects
 
 if TYPE_CHECKING:
     from chatbot.assistant import Assistant
+    from chatbot.retrieval import Retrieval
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,8 @@ class Unanswerable:
     question: str
     kind: str  # absent (the topic is in no record) | near-miss (the topic is, the fact is not)
     line: int
+    earlier: tuple[str, ...] = ()  # a follow-up's conversation: the turns asked before it
+    today: date | None = None
 
 
 @dataclass
@@ -48,6 +54,7 @@ class Outcome:
     first_s: float
     total_s: float
     correct: bool | None = None  # None on an unanswerable question
+    earlier: tuple[str, ...] = ()  # the turns asked before it, for a follow-up
     citation_valid: bool | None = None
     expected: list[str] = field(default_factory=list)
     unverified: list[str] = field(default_factory=list)
@@ -68,6 +75,7 @@ class AnswerReport:
         firsts, totals = [r.first_s for r in everything], [r.total_s for r in everything]
         lengths = [len(_plain(r.answer)) for r in self.answered]
         cited = [r for r in self.answered if not r.abstained]
+        follow_ups = [r for r in self.unanswerable if r.earlier]
         return {
             "backend": self.backend,
             "questions": len(self.answered),
@@ -77,6 +85,8 @@ class AnswerReport:
             "abstained_on_answerable": sum(r.abstained for r in self.answered),
             "unanswerable": len(self.unanswerable),
             "abstention": self._share(self.unanswerable, "abstained"),
+            "follow_ups_unanswerable": len(follow_ups),
+            "abstention_on_follow_ups": self._share(follow_ups, "abstained"),
             "latency_s": {
                 "complete_p50": _quantile(totals, 0.5), "complete_p95": _quantile(totals, 0.95),
                 "first_piece_p50": _quantile(firsts, 0.5), "first_piece_p95": _quantile(firsts, 0.95),
@@ -97,6 +107,8 @@ class AnswerReport:
             f"| citation validity (answered) | {_pct(d['citation_validity'])} |",
             f"| groundedness (every fact token in a retrieved record) | {_pct(d['groundedness'])} |",
             f"| abstention on unanswerable | {_pct(d['abstention'])} of {d['unanswerable']} |",
+            *([f"| of which follow-ups in a conversation | {_pct(d['abstention_on_follow_ups'])} of "
+               f"{d['follow_ups_unanswerable']} |"] if d["follow_ups_unanswerable"] else []),
             f"| abstained on answerable | {d['abstained_on_answerable']} |",
             f"| latency p50 / p95, complete answer | {lat['complete_p50']} / {lat['complete_p95']} s |",
             f"| latency p50 / p95, first piece | {lat['first_piece_p50']} / {lat['first_piece_p95']} s |",
@@ -125,12 +137,16 @@ def write_report(folder: Path, stem: str, figures: dict, markdown: str) -> list[
 
 
 def load_unanswerable(path: Path) -> list[Unanswerable]:
+    """Questions and conversations the records cannot answer; the first bad row raises DataError with its line."""
     rows = []
     for lineno, row in objects(path):
-        question = row.get("question")
-        if not isinstance(question, str) or not question.strip():
-            raise DataError(path, lineno, "empty or missing question")
-        rows.append(Unanswerable(question.strip(), str(row.get("kind", "")), lineno))
+        turns = row["turns"] if "turns" in row else [row.get("question")]
+        if not isinstance(turns, list) or not turns or not all(isinstance(t, str) and t.strip() for t in turns):
+            raise DataError(path, lineno, "empty or missing question" if "turns" not in row
+                            else "turns must list non-empty questions")
+        turns = [t.strip() for t in turns]
+        rows.append(Unanswerable(turns[-1], str(row.get("kind", "")), lineno, tuple(turns[:-1]),
+                                 today_of(row, path, lineno)))
     if not rows:
         raise DataError(path, None, "no questions")
     return rows
@@ -154,8 +170,8 @@ def evaluate_answers(
         )
         report.answered.append(outcome)
     for row in tqdm(unanswerable, desc="unanswerable", unit="q", disable=not progress):
-        outcome, _ = _ask(assistant, row.question, row.line)
-        outcome.kind = row.kind
+        outcome, _ = _ask(assistant, row.question, row.line, row.today, history_of(assistant, row.earlier, row.today))
+        outcome.kind, outcome.earlier = row.kind, row.earlier
         report.unanswerable.append(outcome)
     return report
 
@@ -165,10 +181,33 @@ def is_correct(text: str, wanted: list[str]) -> bool:
     return all(contains(text, w) for w in wanted) and len(_plain(text)) <= MAX_ANSWER_CHARS
 
 
-def _ask(assistant: Assistant, question: str, line: int, today: date | None = None) -> tuple[Outcome, list]:
+def history_of(assistant: Assistant, turns: tuple[str, ...] | list[str], today: date | None = None) -> Conversation:
+    """The conversation after asking `turns` in order, each read and answered in the turns before it."""
+    history = Conversation()
+    for question in turns:
+        retrieval = assistant.retrieve(question, history=history, today=today)
+        history.add(Exchange.of(retrieval, answer_text(assistant, retrieval, history)))
+    return history
+
+
+def answer_text(assistant: Assistant, retrieval: Retrieval, history: Conversation | None = None) -> str:
+    """The whole answer; a generator that fails answers nothing (counted wrong, as a person would see it)."""
+    from household.errors import ServiceError
+
+    answer = assistant.answer(retrieval, history)
+    try:
+        for _ in answer:
+            pass
+    except ServiceError:
+        return ""
+    return answer.text
+
+
+def _ask(assistant: Assistant, question: str, line: int, today: date | None = None,
+         history: Conversation | None = None) -> tuple[Outcome, list]:
     start = time.perf_counter()
-    retrieval = assistant.retrieve(question, today=today)
-    answer = assistant.answer(retrieval)
+    retrieval = assistant.retrieve(question, today=today, history=history or None)
+    answer = assistant.answer(retrieval, history or None)
     first = None
     for _ in answer:
         first = first if first is not None else time.perf_counter() - start
@@ -195,5 +234,6 @@ def _pct(value: float | None) -> str:
 
 
 def _miss(outcome: Outcome) -> dict:
-    return {"line": outcome.line, "question": outcome.question, "expected": outcome.expected,
-            "answer": outcome.answer, "kind": outcome.kind, "unverified": outcome.unverified}
+    return {"line": outcome.line, "question": " / ".join([*outcome.earlier, outcome.question]),
+            "expected": outcome.expected, "answer": outcome.answer, "kind": outcome.kind,
+            "unverified": outcome.unverified}

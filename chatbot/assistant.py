@@ -155,7 +155,9 @@ class Assistant:
 
         generator = self.generator
         if isinstance(generator, Reader):
-            return Answer.quoted(retrieval.hits, generator.read(read_as(retrieval), retrieval.hits, retrieval.today))
+            margin = self.settings.follow_up_margin if retrieval.follow_up else 0.0
+            return Answer.quoted(retrieval.hits, generator.read(read_as(retrieval), retrieval.hits, retrieval.today,
+                                                                margin))
         return Answer(retrieval.hits, generator.stream(self._in_context(retrieval, history), retrieval.hits))
 
     def _in_context(self, retrieval: Retrieval, history: "Conversation | None") -> str:

@@ -110,17 +110,22 @@ def load_qa(path: Path, taxonomy: Taxonomy, required: bool = True) -> list[QA]:
         if not isinstance(question, str) or not question.strip():
             raise DataError(path, lineno, "empty or missing question")
         category, doc, wanted = answer_target(row, path, lineno, taxonomy)
-        today, older = row.get("today"), row.get("older_contains", [])
-        try:
-            when = date.fromisoformat(today) if today is not None else None
-        except (TypeError, ValueError):
-            raise DataError(path, lineno, f"today must be a YYYY-MM-DD date, not {today!r}") from None
+        when, older = today_of(row, path, lineno), row.get("older_contains", [])
         if not isinstance(older, list) or not all(isinstance(o, str) and o for o in older):
             raise DataError(path, lineno, "older_contains must be a list of strings")
         rows.append(QA(question.strip(), category.code, doc.strip().strip("/"), wanted, lineno, when, tuple(older)))
     if not rows and required:
         raise DataError(path, None, "no questions")
     return rows
+
+
+def today_of(row: dict, path: Path, lineno: int) -> date | None:
+    """A row's `today` (what its "last" and "next" mean), or None; a bad one is a DataError at its line."""
+    today = row.get("today")
+    try:
+        return date.fromisoformat(today) if today is not None else None
+    except (TypeError, ValueError):
+        raise DataError(path, lineno, f"today must be a YYYY-MM-DD date, not {today!r}") from None
 
 
 def from_doc(hit: "Hit", qa: QA) -> bool:

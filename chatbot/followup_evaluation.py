@@ -17,14 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from chatbot.answer_evaluation import answer_text, history_of, is_correct, write_report
 from chatbot.conversation import Conversation, Exchange
-from chatbot.evaluation import QA, answer_target, is_hit
+from chatbot.evaluation import QA, answer_target, is_hit, today_of
 from chatbot.followup import retrieve
 from household.errors import DataError
 from household.jsonl import objects
 from household.taxonomy import Taxonomy
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from chatbot.assistant import Assistant
     from chatbot.retrieval import Retrieval, Retriever
 
@@ -83,18 +86,19 @@ def load_conversations(path: Path, taxonomy: Taxonomy) -> list[ConversationQA]:
         standalone = row.get("standalone")
         if standalone is not None and (not isinstance(standalone, str) or not standalone.strip()):
             raise DataError(path, lineno, "standalone must be a non-empty question")
-        last = QA(turns[-1].strip(), category.code, doc.strip().strip("/"), wanted, lineno)
+        last = QA(turns[-1].strip(), category.code, doc.strip().strip("/"), wanted, lineno,
+                  today_of(row, path, lineno))
         rows.append(ConversationQA(tuple(t.strip() for t in turns), last, bool(row.get("switch")),
                                    standalone.strip() if standalone else None))
     return rows
 
 
-def converse(retriever: "Retriever", turns: tuple[str, ...], k: int) -> "Retrieval":
+def converse(retriever: "Retriever", turns: tuple[str, ...], k: int, today: "date | None" = None) -> "Retrieval":
     """Every turn in order, each read against the ones before; the last turn's retrieval."""
     history = Conversation()
     for question in turns[:-1]:
-        history.add(Exchange.of(retrieve(retriever, question, history, k)))
-    return retrieve(retriever, turns[-1], history, k)
+        history.add(Exchange.of(retrieve(retriever, question, history, k, today=today)))
+    return retrieve(retriever, turns[-1], history, k, today=today)
 
 
 def evaluate_conversations(
@@ -104,9 +108,11 @@ def evaluate_conversations(
 
     report = ConversationReport(k=k)
     for row in tqdm(rows, desc="conversations", unit="c", disable=not progress):
-        runs = {"alone": retriever.retrieve(row.last.question, k), "resolved": converse(retriever, row.turns, k)}
+        today = row.last.today
+        runs = {"alone": retriever.retrieve(row.last.question, k, today=today),
+                "resolved": converse(retriever, row.turns, k, today)}
         if row.standalone:
-            runs["standalone"] = retriever.retrieve(row.standalone, k)
+            runs["standalone"] = retriever.retrieve(row.standalone, k, today=today)
             report.with_standalone += 1
         report.conversations += 1
         report.switches += row.switch
@@ -156,8 +162,6 @@ class ConversationAnswers:
         return "\n".join(lines)
 
     def write(self, folder: Path) -> list[Path]:
-        from chatbot.answer_evaluation import write_report
-
         return write_report(folder, "conversations", self.as_dict(), self.markdown())
 
 
@@ -167,19 +171,15 @@ def answer_conversations(
     """Ask every conversation through the product's path, scored as eval-answers scores any answer."""
     from tqdm import tqdm
 
-    from chatbot.answer_evaluation import is_correct
-
     report = ConversationAnswers()
     for row in tqdm(rows, desc="conversations", unit="c", disable=not progress):
-        history = Conversation()
-        for question in row.turns[:-1]:
-            earlier = assistant.retrieve(question, history=history)
-            history.add(Exchange.of(earlier, _text(assistant, earlier, history)))
-        resolved = assistant.retrieve(row.last.question, history=history)
-        texts = {"alone": _text(assistant, assistant.retrieve(row.last.question)),
-                 "resolved": _text(assistant, resolved, history)}
+        today = row.last.today
+        history = history_of(assistant, row.turns[:-1], today)
+        resolved = assistant.retrieve(row.last.question, history=history, today=today)
+        texts = {"alone": answer_text(assistant, assistant.retrieve(row.last.question, today=today)),
+                 "resolved": answer_text(assistant, resolved, history)}
         if row.standalone:
-            texts["standalone"] = _text(assistant, assistant.retrieve(row.standalone))
+            texts["standalone"] = answer_text(assistant, assistant.retrieve(row.standalone, today=today))
             report.with_standalone += 1
         report.conversations += 1
         for way, text in texts.items():
@@ -190,14 +190,3 @@ def answer_conversations(
     return report
 
 
-def _text(assistant: "Assistant", retrieval: "Retrieval", history: Conversation | None = None) -> str:
-    """The whole answer; a generator that fails answers nothing (counted wrong, as a person would see it)."""
-    from household.errors import ServiceError
-
-    answer = assistant.answer(retrieval, history)
-    try:
-        for _ in answer:
-            pass
-    except ServiceError:
-        return ""
-    return answer.text

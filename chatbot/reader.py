@@ -192,21 +192,22 @@ class Reader:
         """The Generator protocol: the answer in one piece."""
         yield self.read(question, hits).text()
 
-    def read(self, question: str, hits: list[Hit], today: date | None = None) -> Reading:
-        """The best one or two units by the ranker's score, or none when the best is below its threshold."""
+    def read(self, question: str, hits: list[Hit], today: date | None = None, margin: float = 0.0) -> Reading:
+        """The best one or two units by the ranker's score, or none when the best is more than `margin` below
+        its threshold (a follow-up's short ask scores lower against records already chosen by its conversation)."""
         candidates = units(hits)
         if not candidates:
             return Reading([], 0.0)
         return choose(candidates, self.model.scores(features(question, candidates, self.embed, today)),
-                      self.model)
+                      self.model, margin)
 
 
-def choose(candidates: list[Unit], scores: np.ndarray, model: RankerModel) -> Reading:
+def choose(candidates: list[Unit], scores: np.ndarray, model: RankerModel, margin: float = 0.0) -> Reading:
     """The best unit, and a second one within `second_within` of it when both fit in an answer (at most two
-    evidence items); none when the best is below the threshold."""
+    evidence items); none when the best is below the threshold less `margin`."""
     order = np.argsort(-scores, kind="stable")
     best = float(scores[order[0]])
-    if best < model.threshold:
+    if best < model.threshold - margin:
         return Reading([], best)
     picks = [Pick(candidates[order[0]], best)]
     for index in order[1:]:

@@ -77,7 +77,7 @@ def collect(assistant: Assistant, training: TrainingSet, progress: bool = False)
     for path in training.qa_files:
         asked += [(qa.question, qa.answer_contains, qa.today) for qa in load_qa(path, assistant.taxonomy)]
     if training.unanswerable:
-        asked += [(row.question, [], None) for row in load_unanswerable(training.unanswerable)]
+        asked += [(row.question, [], row.today) for row in load_unanswerable(training.unanswerable) if not row.earlier]
     examples = []
     for question, expected, today in tqdm(asked, desc=training.corpus.name, unit="q", disable=not progress):
         candidates = units(assistant.retrieve(question, today=today).hits)

@@ -317,7 +317,8 @@ def _conversation_lines(report: "ConversationReport") -> None:
 @click.option("--corpus", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Ingest this folder into a temporary store and evaluate on it (default: the configured store).")
 @click.option("--unanswerable", "unanswerable_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="JSON lines {question, kind} the records cannot answer: the answer should abstain.")
+              help="JSON lines {question, kind} the records cannot answer, or {turns, kind}: a follow-up asked "
+                   "in its conversation. The answer should abstain.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable report, with every miss.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Write answers.json/.md (and conversations.json/.md) into this folder.")
@@ -339,7 +340,6 @@ def eval_answers(app: App, qa_file: Path, corpus: Path | None, unanswerable_file
     """
     from chatbot.answer_evaluation import evaluate_answers, load_unanswerable
     from chatbot.evaluation import load_qa
-
     from chatbot.followup_evaluation import answer_conversations, load_conversations
 
     conversations = load_conversations(qa_file, app.taxonomy)
@@ -349,11 +349,12 @@ def eval_answers(app: App, qa_file: Path, corpus: Path | None, unanswerable_file
         assistant = _evaluated(app, Path(tmp), corpus)
         report = evaluate_answers(assistant, rows, unanswerable, progress=True)
         followups = answer_conversations(assistant, conversations, progress=True) if conversations else None
-    written = [*(report.write(out) if out and rows else []), *(followups.write(out) if out and followups else [])]
+    answered = bool(rows or unanswerable)
+    written = [*(report.write(out) if out and answered else []), *(followups.write(out) if out and followups else [])]
     if as_json:
         click.echo(json.dumps({**report.as_dict(), **({"conversations": followups.as_dict()} if followups else {})}))
         return
-    if rows:
+    if answered:
         click.echo(report.markdown())
     if followups:
         click.echo(followups.markdown())

@@ -3,6 +3,7 @@ answers, records as data in the prompt, bounded questions, and `household eval-a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -85,6 +86,16 @@ def test_reader_answers_how_much_with_an_amount(store, reader) -> None:
     question = "How much did the pool pump replacement cost?"
     text = reader.read(question, _hits(store, question)).text()
     assert "$1,140" in text
+
+
+def test_a_margin_answers_a_little_below_the_threshold(store, reader, embedder) -> None:
+    """A follow-up's margin: the unit that scores just under the threshold is quoted instead of abstaining."""
+    question = "How much did the pool pump replacement cost?"
+    hits = _hits(store, question)
+    best = reader.read(question, hits).best
+    strict = Reader(embedder, dataclasses.replace(reader.model, threshold=best + 0.3))
+    assert strict.read(question, hits).abstained
+    assert "$1,140" in strict.read(question, hits, margin=0.5).text()
 
 
 def test_reader_abstains_on_an_unrelated_question(store, reader) -> None:
@@ -209,11 +220,17 @@ def test_eval_answers_writes_the_conversation_report_with_its_misses(household, 
          "doc": "pool/pump-replacement.md", "answer_contains": ["Nobody Pools"]},  # wrong on purpose: a miss
     ]
     qa.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    result = household("eval-answers", str(qa), "--out", str(tmp_path / "report"))
+    unanswerable = tmp_path / "unanswerable.jsonl"
+    unanswerable.write_text(json.dumps({"turns": ["When was the pool pump replaced?", "And our Netflix password?"],
+                                        "category": "general", "kind": "absent"}) + "\n")
+    result = household("eval-answers", str(qa), "--unanswerable", str(unanswerable), "--out", str(tmp_path / "report"))
     assert result.exit_code == 0, result.output
     figures = json.loads((tmp_path / "report" / "conversations.json").read_text())
     assert figures["conversations"] == 2 and figures["accuracy"]["resolved"] == 0.5
     assert [m["line"] for m in figures["misses"]] == [2]
     page = (tmp_path / "report" / "conversations.md").read_text()
     assert "| in its conversation | 50.0% |" in page and "- line 2: When was the pool pump replaced? / Who did it?" in page
-    assert not (tmp_path / "report" / "answers.json").exists()  # no standalone questions, no answers report
+    answers = json.loads((tmp_path / "report" / "answers.json").read_text())  # the unanswerable follow-up
+    assert answers["questions"] == 0 and answers["follow_ups_unanswerable"] == 1
+    assert answers["abstention_on_follow_ups"] == 1.0
+    assert "| of which follow-ups in a conversation | 100.0% of 1 |" in (tmp_path / "report" / "answers.md").read_text()

@@ -10,6 +10,7 @@ import pytest
 from chatbot.assistant import Assistant
 from chatbot.conversation import Conversation, Exchange, estimate_tokens, prompt_budget
 from chatbot.followup import is_follow_up, retrieve
+from chatbot.reader import Reader
 from chatbot.retrieval import Retriever
 from chatbot.ui.turn import Turn, save_correction
 from storage.feedback import FeedbackStore
@@ -107,6 +108,19 @@ def test_a_correction_on_a_follow_up_is_stored_with_its_context(settings, taxono
     context = json.loads(row.context)
     assert context["previous"] == "When was the pool pump replaced?" and context["carried"] is True
     assert "pool pump" in context["query"]
+
+
+def test_the_reader_lowers_its_threshold_for_follow_ups_only(settings, taxonomy, store, router, embedder) -> None:
+    """follow_up_margin applies to a question read in its conversation, never to the same question alone."""
+    reader = Reader.from_settings(settings, embedder)
+    assistant = Assistant(settings.replace(min_hits=1, follow_up_margin=1000.0), taxonomy, classifier=router,
+                          store=store, generator=reader)
+    question = "And its Netflix password?"
+    assert assistant.answer(assistant.retrieve(question)).wait().abstained
+    history = Conversation()
+    history.add(Exchange.of(assistant.retrieve("When was the pool pump replaced?")))
+    retrieval = assistant.retrieve(question, history=history)
+    assert retrieval.follow_up is not None and not assistant.answer(retrieval, history).wait().abstained
 
 
 def test_a_feedback_store_from_before_follow_ups_gains_the_column_and_keeps_its_rows(tmp_path) -> None:
