@@ -206,8 +206,8 @@ def answer_text(assistant: Assistant, retrieval: Retrieval, history: Conversatio
 def _ask(assistant: Assistant, question: str, line: int, today: date | None = None,
          history: Conversation | None = None) -> tuple[Outcome, list]:
     start = time.perf_counter()
-    retrieval = assistant.retrieve(question, today=today, history=history or None)
-    answer = assistant.answer(retrieval, history or None)
+    retrieval = assistant.retrieve(question, today=today, history=history)
+    answer = assistant.answer(retrieval, history)
     first = None
     for _ in answer:
         first = first if first is not None else time.perf_counter() - start
