@@ -40,7 +40,7 @@ FEATURES = (
     "lex_unit", "lex_section", "exact_unit", "fit", "hard_missing", "no_kind", "cos_unit", "cos_heading",
     "cos_unit_best", "inv_rank", "top_record", "year_match", "year_miss", "month_miss", "slot_miss", "total",
     "in_frame", "frame_miss", "ordered", "ordered_x_lex", "log_chars", "too_long", "short", "structured", "two_part", "missing_topics",
-    "any_missing", "unit_topics", "key_topics", "key_kind",
+    "any_missing", "unit_topics", "key_topics", "key_kind", "cos_context",
     *(f"kind_{k}" for k in KINDS),
 )
 FORMAT = 1
@@ -68,7 +68,8 @@ MONTH_NAMES = frozenset(
      "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"]
 )
 CAPITALISED = re.compile(r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*")
-DURATION = re.compile(r"\b\d+(?:\.\d+)?(?: to \d+)?[ -](?:second|minute|hour|day|week|month|year)s?\b|\bevery \w+",
+DURATION = re.compile(r"\b\d+(?:\.\d+)?(?: to \d+)?[ -](?:second|minute|hour|day|week|month|year)s?\b|\bevery \w+"
+                      r"|\b(?:second|minute|hour|day|week|month|year)s?:\s*\d",
                       re.IGNORECASE)
 TEMPERATURE = re.compile(r"\d\s*°\s*[FC]?|\b\d+\s*(?:F|degrees)\b")
 QUANTITY = re.compile(r"\b\d+(?:[.,]\d+)?\s*(?:°F|°C|F\b|%|[a-zA-Z]+)")
@@ -78,6 +79,7 @@ TWO_PART = re.compile(r"\band (?:who|what|when|how|which|where)\b|\bname and\b|\
 STRUCTURED = re.compile(r"^(?:[A-Za-z][\w /&().,'-]{0,40}?(?::\s|\s\|\s)|[a-z_]+: |\|)")
 KEY = re.compile(r"^(?:[-*•]\s+|\|\s*)?([A-Za-z][\w /&().,'-]{0,40}?)\s*(?::\s|\|)")
 FIELD_ROW = re.compile(r"^[a-z_]+: .*; [a-z_]+: ")  # a CSV row: its keys are the file's columns, the same on every row
+ID_NUMBER = re.compile(r"(?<![\d$.,-])\d{6,}(?![\d,.-])")  # case 55012947: a long bare number is an identifier
 MAX_UNIT_CHARS = 294  # longer units cannot be quoted whole in an answer
 
 
@@ -89,13 +91,13 @@ def wanted(question: str) -> set[str]:
         kinds.add("date")
     if re.search(r"what time|\bwhat hour", q):
         kinds.add("time")
-    if re.search(r"how much|\bcost|\bprice|\bcharge|\bpay|\bpaid|\bfee|\bdues|\bquote|\bspend|\bspent|\bcopay", q):
+    if re.search(r"how much|\btotal\b|\bcost|\bprice|\bcharge|\bpay|\bpaid|\bfee|\bdues|\bquote|\bspend|\bspent|\bcopay", q):
         kinds.add("amount")
-    if re.search(r"\bphone\b|\bcall\b|number (?:for|of) (?!the (?:model|part))|'s number|s number\b"
+    if re.search(r"\bphone\b|\bcall\b|number (?:for|of) (?!the (?:model|part))|'s number|s number\b|\b(?:his|her|their) number"
                  r"|\bnumber\b(?!.*\bmodel)(?=.*\b(?:vet|manager|company|arborist|plumber|doctor|office|tech)\b)", q):
         kinds.add("phone")
     if re.search(r"\bmodel\b|\bpart\b|\bserial\b|\bclaim\b|\bpermit\b|\bpolicy number|\binvoice\b|\bmember id"
-                 r"|\baccount number", q):
+                 r"|\baccount number|\bcase number|\bconfirmation|\border number|\bticket|\breference number", q):
         kinds.add("code")
     if re.search(r"\bwho\b|\bwhich company|\bwhat company|\bwhose\b|\bname\b", q):
         kinds.add("person")
@@ -120,7 +122,7 @@ def kinds_in(text: str) -> set[str]:
         found.add("amount")
     if PHONE.search(text):
         found.add("phone")
-    if any(_is_code(token) for token in fact_tokens(text)):
+    if any(_is_code(token) for token in fact_tokens(text)) or ID_NUMBER.search(text):
         found.add("code")
     if len(CAPITALISED.findall(text)) >= 2:
         found.add("person")
@@ -168,9 +170,10 @@ def features(question: str, candidates: Sequence[Unit], embed: Embed, today: dat
     hard = kinds & HARD_KINDS
     slot = next((t for t in tokenize(" ".join(SLOT.findall(question))) if t.isalpha() and len(t) >= 3
                  and t not in GENERIC), None)
-    vectors = embed([question] + [u.text for u in candidates] + [u.heading for u in candidates])  # headings repeat
+    vectors = embed([question] + [u.text for u in candidates] + [u.heading for u in candidates]  # headings repeat
+                    + [f"{u.heading}: {u.text}" for u in candidates])
     q, n = vectors[0], len(candidates)
-    cos_unit, cos_heading = vectors[1: n + 1] @ q, vectors[n + 1:] @ q
+    cos_unit, cos_heading, cos_context = vectors[1: n + 1] @ q, vectors[n + 1: 2 * n + 1] @ q, vectors[2 * n + 1:] @ q
     lex_section = [sum(idf[t] for t in terms if covered(t, s)) / total for s in section_tokens]
     everywhere = set().union(*section_tokens)
     topics = [t for t in terms if is_topic(t)]
@@ -190,6 +193,7 @@ def features(question: str, candidates: Sequence[Unit], embed: Embed, today: dat
             "fit": len(kinds & has) / len(kinds) if kinds else 0.5,
             "hard_missing": float(bool(hard) and not hard & has), "no_kind": float(not kinds),
             "cos_unit": cos_unit[i], "cos_heading": cos_heading[i], "cos_unit_best": float(cos_unit[i] >= cos_unit.max()),
+            "cos_context": cos_context[i],
             "inv_rank": 1 / unit.rank, "top_record": float(unit.rank == 1),
             "year_match": float(bool(years) and all(y in context for y in years)),
             "year_miss": float(bool(years) and not all(y in context for y in years)),

@@ -33,6 +33,7 @@ KEY_VALUE = re.compile(r"^[A-Z][\w /&().,'-]{0,40}?(?::\s|\s\|\s)")
 ABBREVIATION = r"(?<!\bDr\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bMrs\.)(?<!\bSt\.)(?<!\bNo\.)(?<!\bvs\.)"
 SENTENCE_END = re.compile(ABBREVIATION + r"(?<=[.!?])\s+(?=[A-Z0-9$(\"'])")
 FIELD = re.compile(r"^[a-z_]+: ")
+WORD = re.compile(r"[A-Za-z]{3,}")
 FIELD_SPLIT = re.compile(r"; (?=[a-z_]+: )")
 
 
@@ -139,7 +140,9 @@ def _blocks(lines: list[str]) -> list[tuple[str, str]]:
             continue
         fresh = BULLET.match(line) or line.startswith("|") or KEY_VALUE.match(line)
         wrapped = line[0].islower() or (len(previous) >= 60 and not previous.rstrip().endswith((".", ":", ";", "|")))
-        if current and wrapped and not fresh:
+        if current and not WORD.search(line) and not line.startswith("|"):  # `- $742.50` under its item
+            current += " " + line
+        elif current and wrapped and not fresh:
             current += " " + line
         else:
             if current:

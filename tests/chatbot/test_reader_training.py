@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from chatbot.ranker import FEATURES, RankerModel, features
+from chatbot.ranker import FEATURES, RankerModel, features, kinds_in, wanted
 from chatbot.reader import Reader, Unit
 from chatbot.reader_training import Example, fit, score
 from cli.main import main
@@ -35,6 +35,26 @@ def test_features_see_the_kind_of_fact_and_the_latest_entry(embedder) -> None:
     assert list(_column(rows, "hard_missing")) == [0.0, 0.0, 1.0]  # "how much" wants an amount
     assert list(_column(rows, "ordered")) == [0.5, 1.0, 0.0]  # the newest first, the undated not at all
     assert _column(rows, "cos_unit")[1] > _column(rows, "cos_unit")[2]
+
+
+@pytest.mark.parametrize(("question", "kind"), [
+    ("total for the fridge repair?", "amount"), ("the guy who fixed the fridge, what was his number?", "phone"),
+    ("ring support case number", "code"), ("how long do the back lawn sprinklers run", "duration"),
+])
+def test_the_kind_of_fact_asked_for_is_seen_in_the_question_and_in_the_record(question: str, kind: str) -> None:
+    record = {"amount": "TOTAL ...... $352.60", "phone": "Phone: (541) 555-0147", "code": "Subject: Case 55012947",
+              "duration": "zone: 4; name: Back lawn; minutes: 30"}[kind]
+    assert kind in wanted(question) and kind in kinds_in(record)
+    assert "code" not in kinds_in("Paid $1,250,000.00 on 2025-06-14")  # an amount or a date is no identifier
+
+
+def test_the_unit_is_read_under_its_heading(embedder) -> None:
+    """The same line under two headings: the one whose heading the question names is the closer match."""
+    rows = features("total for the fridge repair?", [Unit("Total: $352.60", 1, "", "", "Fridge repair invoice"),
+                                                      Unit("Total: $352.60", 2, "", "", "Garage door opener invoice")],
+                    Reader(embedder, _model()).embed)
+    assert _column(rows, "cos_unit")[0] == pytest.approx(_column(rows, "cos_unit")[1])
+    assert _column(rows, "cos_context")[0] > _column(rows, "cos_context")[1] + 0.1
 
 
 def _model(threshold: float = 0.5, **weights: float) -> RankerModel:
