@@ -2,9 +2,9 @@
 
 Each candidate unit (chatbot/reader.py cuts the records into lines, rows, events, sentences) is
 described by a few dozen features: the question's words found in the unit and in its section,
-MiniLM similarity of question and unit, whether the unit holds the kind of fact asked for (who ->
-a name, how much -> an amount, when -> a date), year and month agreement, recency for "last" and
-"next" questions, the record's retrieval rank, the question's topic words found in no record. A
+MiniLM similarity of question and unit (alone and read under its heading), whether the unit holds
+the kind of fact asked for (who -> a name, how much -> an amount, when -> a date), year and month
+agreement, recency for "last" and "next" questions, the record's retrieval rank, the question's topic words found in no record. A
 linear score over them (log-odds against "nothing here answers it") is trained by `household
 train-reader` on questions whose answer strings mark the right units (chatbot/reader_training.py);
 the model, its abstention threshold and what it was trained on are one JSON

@@ -125,7 +125,8 @@ def _events(lines: list[str]) -> list[tuple[str, str]]:
 
 
 def _blocks(lines: list[str]) -> list[tuple[str, str]]:
-    """Prose cut into blocks: hard-wrapped lines joined back, bullets, table rows and `key: value` lines apart."""
+    """Prose cut into blocks: hard-wrapped lines and bare values joined back, bullets, table rows and `key: value`
+    lines apart."""
     blocks: list[tuple[str, str]] = []
     heading, current, previous = "", "", ""
     for raw in lines:
@@ -140,9 +141,8 @@ def _blocks(lines: list[str]) -> list[tuple[str, str]]:
             continue
         fresh = BULLET.match(line) or line.startswith("|") or KEY_VALUE.match(line)
         wrapped = line[0].islower() or (len(previous) >= 60 and not previous.rstrip().endswith((".", ":", ";", "|")))
-        if current and not WORD.search(line) and not line.startswith("|"):  # `- $742.50` under its item
-            current += " " + line
-        elif current and wrapped and not fresh:
+        bare_value = not WORD.search(line) and not line.startswith("|")  # `- $742.50` under its item says nothing alone
+        if current and (bare_value or (wrapped and not fresh)):
             current += " " + line
         else:
             if current:
