@@ -4,11 +4,11 @@ Each candidate unit (chatbot/reader.py cuts the records into lines, rows, events
 described by a few dozen features: the question's words found in the unit and in its section,
 MiniLM similarity of question and unit (alone and read under its heading), whether the unit holds
 the kind of fact asked for (who -> a name, how much -> an amount, when -> a date), year and month
-agreement, recency for "last" and "next" questions, the record's retrieval rank, the question's topic words found in no record. A
-linear score over them (log-odds against "nothing here answers it") is trained by `household
-train-reader` on questions whose answer strings mark the right units (chatbot/reader_training.py);
-the model, its abstention threshold and what it was trained on are one JSON
-file (`RankerModel`, its one reader and writer). The packaged model is data/reader-ranker.json.
+agreement, recency for "last" and "next" questions, the record's retrieval rank, the question's
+topic words found in no record. A linear score over them (log-odds against "nothing here answers
+it") is trained by `household train-reader` on questions whose answer strings mark the right units
+(chatbot/reader_training.py); the model, its abstention threshold and what it was trained on are one
+JSON file (`RankerModel`, its one reader and writer). The packaged model is data/reader-ranker.json.
 """
 
 from __future__ import annotations
@@ -91,9 +91,11 @@ def wanted(question: str) -> set[str]:
         kinds.add("date")
     if re.search(r"what time|\bwhat hour", q):
         kinds.add("time")
-    if re.search(r"how much|\btotal\b|\bcost|\bprice|\bcharge|\bpay|\bpaid|\bfee|\bdues|\bquote|\bspend|\bspent|\bcopay", q):
+    if re.search(r"how much|\btotal\b|\bcost|\bprice|\bcharge|\bpay|\bpaid|\bfee|\bdues|\bquote|\bspend|\bspent"
+                 r"|\bcopay", q):
         kinds.add("amount")
-    if re.search(r"\bphone\b|\bcall\b|number (?:for|of) (?!the (?:model|part))|'s number|s number\b|\b(?:his|her|their) number"
+    if re.search(r"\bphone\b|\bcall\b|number (?:for|of) (?!the (?:model|part))|'s number|s number\b"
+                 r"|\b(?:his|her|their) number"
                  r"|\bnumber\b(?!.*\bmodel)(?=.*\b(?:vet|manager|company|arborist|plumber|doctor|office|tech)\b)", q):
         kinds.add("phone")
     if re.search(r"\bmodel\b|\bpart\b|\bserial\b|\bclaim\b|\bpermit\b|\bpolicy number|\binvoice\b|\bmember id"
@@ -173,7 +175,7 @@ def features(question: str, candidates: Sequence[Unit], embed: Embed, today: dat
     vectors = embed([question] + [u.text for u in candidates] + [u.heading for u in candidates]  # headings repeat
                     + [f"{u.heading}: {u.text}" for u in candidates])
     q, n = vectors[0], len(candidates)
-    cos_unit, cos_heading, cos_context = vectors[1: n + 1] @ q, vectors[n + 1: 2 * n + 1] @ q, vectors[2 * n + 1:] @ q
+    cos_unit, cos_heading, cos_context = (vectors[1 + i * n: 1 + (i + 1) * n] @ q for i in range(3))
     lex_section = [sum(idf[t] for t in terms if covered(t, s)) / total for s in section_tokens]
     everywhere = set().union(*section_tokens)
     topics = [t for t in terms if is_topic(t)]
