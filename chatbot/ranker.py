@@ -80,6 +80,9 @@ STRUCTURED = re.compile(r"^(?:[A-Za-z][\w /&().,'-]{0,40}?(?::\s|\s\|\s)|[a-z_]+
 KEY = re.compile(r"^(?:[-*•]\s+|\|\s*)?([A-Za-z][\w /&().,'-]{0,40}?)\s*(?::\s|\|)")
 FIELD_ROW = re.compile(r"^[a-z_]+: .*; [a-z_]+: ")  # a CSV row: its keys are the file's columns, the same on every row
 ID_NUMBER = re.compile(r"(?<![\d$.,-])\d{6,}(?![\d,.-])")  # case 55012947: a long bare number is an identifier
+# After "how much", these words ask for money ("how much did it cost", "how much for"); a noun asks for a quantity
+# ("how much vinegar", "how much dog food").
+MONEY_NEXT = r"(?:did|was|were|is|are|will|would|should|could|does|do|has|have|had|to|for|more|extra|total|of|we|i|it|that|this|they|the)\b"
 MAX_UNIT_CHARS = 294  # longer units cannot be quoted whole in an answer
 
 
@@ -91,8 +94,8 @@ def wanted(question: str) -> set[str]:
         kinds.add("date")
     if re.search(r"what time|\bwhat hour", q):
         kinds.add("time")
-    if re.search(r"how much|\btotal\b|\bcost|\bprice|\bcharge|\bpay|\bpaid|\bfee|\bdues|\bquote|\bspend|\bspent"
-                 r"|\bcopay", q):
+    if re.search(r"how much(?! (?!" + MONEY_NEXT + r")[a-z])|\btotal\b|\bcost|\bprice|\bcharge|\bpay|\bpaid|\bfee"
+                 r"|\bdues|\bquote|\bspend|\bspent|\bcopay", q):
         kinds.add("amount")
     if re.search(r"\bphone\b|\bcall\b|number (?:for|of) (?!the (?:model|part))|'s number|s number\b"
                  r"|\b(?:his|her|their) number"
@@ -104,7 +107,7 @@ def wanted(question: str) -> set[str]:
     if re.search(r"\bwho\b|\bwhich company|\bwhat company|\bwhose\b|\bname\b", q):
         kinds.add("person")
     if re.search(r"how many|what size|what voltage|how big|how far|what pressure|how deep|at what"
-                 r"|how much (?!did|was|were|is|will|does|do)", q):
+                 r"|how much (?!" + MONEY_NEXT + r")[a-z]", q):
         kinds.add("quantity")
     if re.search(r"how long|how often", q):
         kinds.add("duration")

@@ -373,7 +373,7 @@ def train_reader(app: App, households: tuple[Path, ...], out: Path | None) -> No
     Each HOUSEHOLDS folder holds records plus qa.jsonl (and time-questions.jsonl,
     unanswerable.jsonl); every question is asked through the chat's own retrieval and the ranker
     learns which quoted line answers it, and below which probability to abstain. Default: the
-    sample household and the training household of a checkout (data/household, data/train/household).
+    sample household and the training households of a checkout (data/household, data/train/*/).
     Never train on the held-out household under data/eval/: it measures the reader.
 
     \b
@@ -385,7 +385,8 @@ def train_reader(app: App, households: tuple[Path, ...], out: Path | None) -> No
     from chatbot.reader_training import TrainingSet, score, train_reader as train
     from household.settings import REPO_ROOT
 
-    folders = households or (REPO_ROOT / "data" / "household", REPO_ROOT / "data" / "train" / "household")
+    training = sorted(p for p in (REPO_ROOT / "data" / "train").iterdir() if p.is_dir())
+    folders = households or (REPO_ROOT / "data" / "household", *training)
     sets = [TrainingSet.folder(folder) for folder in folders]
     model, examples = train(app.settings, app.taxonomy, sets, progress=True)
     path = out or app.settings.reader_model

@@ -48,6 +48,15 @@ def test_the_kind_of_fact_asked_for_is_seen_in_the_question_and_in_the_record(qu
     assert "code" not in kinds_in("Paid $1,250,000.00 on 2025-06-14")  # an amount or a date is no identifier
 
 
+@pytest.mark.parametrize(("question", "kinds"), [
+    ("how much dog food does ziggy get", {"quantity"}), ("how much vinegar to flush the tankless", {"quantity"}),
+    ("how much did the birch removal cost", {"amount"}), ("how much for the window cleaning?", {"amount"}),
+    ("How much was the fence estimate?", {"amount"}),
+])
+def test_how_much_of_a_thing_asks_for_a_quantity_and_how_much_alone_for_money(question: str, kinds: set[str]) -> None:
+    assert wanted(question) & {"amount", "quantity"} == kinds
+
+
 def test_the_unit_is_read_under_its_heading(embedder) -> None:
     """The same line under two headings: the one whose heading the question names is the closer match."""
     rows = features("total for the fridge repair?", [Unit("Total: $352.60", 1, "", "", "Fridge repair invoice"),
