@@ -385,8 +385,8 @@ def train_reader(app: App, households: tuple[Path, ...], out: Path | None) -> No
     from chatbot.reader_training import TrainingSet, score, train_reader as train
     from household.settings import REPO_ROOT
 
-    training = sorted(p for p in (REPO_ROOT / "data" / "train").iterdir() if p.is_dir())
-    folders = households or (REPO_ROOT / "data" / "household", *training)
+    data = REPO_ROOT / "data"
+    folders = households or (data / "household", *sorted(p for p in (data / "train").glob("*") if p.is_dir()))
     sets = [TrainingSet.folder(folder) for folder in folders]
     model, examples = train(app.settings, app.taxonomy, sets, progress=True)
     path = out or app.settings.reader_model
