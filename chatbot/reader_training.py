@@ -68,6 +68,14 @@ class Example:
         return np.array([is_correct(Reading([Pick(u, 1.0)], 1.0).text(), self.expected) for u in self.candidates])
 
 
+def development_households(data: Path) -> list[Path]:
+    """The households a checkout trains the reader on: the sample one and every folder under data/train/.
+
+    The held-out household (data/eval/household) is not among them: it only ever measures the reader.
+    """
+    return [data / "household", *sorted(p for p in (data / "train").glob("*") if p.is_dir())]
+
+
 def collect(assistant: Assistant, training: TrainingSet, progress: bool = False) -> list[Example]:
     """Ask every question of one set through `assistant`'s retrieval; its units and their features."""
     from tqdm import tqdm

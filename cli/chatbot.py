@@ -382,11 +382,10 @@ def train_reader(app: App, households: tuple[Path, ...], out: Path | None) -> No
       household train-reader data/household ~/our-records-with-answers --out ranker.json
       HOUSEHOLD_READER_MODEL=ranker.json household eval-answers qa.jsonl --corpus ~/our-records
     """
-    from chatbot.reader_training import TrainingSet, score, train_reader as train
+    from chatbot.reader_training import TrainingSet, development_households, score, train_reader as train
     from household.settings import REPO_ROOT
 
-    data = REPO_ROOT / "data"
-    folders = households or (data / "household", *sorted(p for p in (data / "train").glob("*") if p.is_dir()))
+    folders = households or development_households(REPO_ROOT / "data")
     sets = [TrainingSet.folder(folder) for folder in folders]
     model, examples = train(app.settings, app.taxonomy, sets, progress=True)
     path = out or app.settings.reader_model

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from chatbot.reader_training import development_households
 from ingest.readers import read
 
 DATA = Path(__file__).resolve().parents[2] / "data"
-HOUSEHOLDS = [DATA / "household", *sorted(p for p in (DATA / "train").glob("*") if p.is_dir()), DATA / "eval" / "household"]
+HOUSEHOLDS = [*development_households(DATA), DATA / "eval" / "household"]
 ANSWERED = ("qa.jsonl", "time-questions.jsonl")
 
 
