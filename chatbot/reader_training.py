@@ -26,6 +26,7 @@ from chatbot.evaluation import evaluated_assistant, load_qa
 from chatbot.ranker import FEATURES, RankerModel, VectorCache, features
 from chatbot.reader import Pick, Reading, Unit, choose, units
 from household.errors import InputError
+from household.settings import REPO_ROOT
 
 if TYPE_CHECKING:
     from chatbot.assistant import Assistant
@@ -174,5 +175,14 @@ def train_reader(settings: Settings, taxonomy: Taxonomy, sets: Sequence[Training
     for training in sets:
         with tempfile.TemporaryDirectory(prefix="household-reader-") as tmp:
             examples += collect(evaluated_assistant(settings, taxonomy, training.corpus, Path(tmp)), training, progress)
-    trained_on = {"sets": [str(t.corpus) for t in sets], "embedding_model": settings.embedding_model}
+    trained_on = {"sets": [_portable(t.corpus) for t in sets], "embedding_model": settings.embedding_model}
     return fit(examples, trained_on), examples
+
+
+def _portable(folder: Path) -> str:
+    """A training folder as the model records it: relative to the checkout when inside it, so the packaged
+    model names no one machine's paths."""
+    try:
+        return folder.resolve().relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return str(folder)

@@ -16,6 +16,7 @@ from chatbot.reader import Reader, Unit
 from chatbot.reader_training import Example, fit, score
 from cli.main import main
 from household.errors import DataError
+from household.settings import REPO_ROOT, Settings
 
 
 def _unit(text: str, rank: int = 1, when: str = "") -> Unit:
@@ -118,3 +119,9 @@ def test_train_reader_learns_from_a_household_and_the_reader_answers_with_it(cor
     assert "Trained on 6 questions from 1 households" in result.output
     model = RankerModel.load(out)
     assert model.trained_on["positives"] >= len(rows) and model.trained_on["sets"] == [str(household)]
+
+
+def test_the_packaged_model_names_its_training_households_relative_to_the_checkout() -> None:
+    model = RankerModel.load(Settings().reader_model)
+    sets = model.trained_on["sets"]
+    assert sets and all(not Path(s).is_absolute() and (REPO_ROOT / s / "qa.jsonl").exists() for s in sets)
