@@ -21,6 +21,7 @@ from storage.feedback import FeedbackStore
 if TYPE_CHECKING:
     from chatbot.answer import Answer
     from chatbot.conversation import Conversation
+    from chatbot.reader import Reader
     from classifier.corrected import CorrectedClassifier
     from storage.store import Store
 
@@ -121,8 +122,16 @@ class Assistant:
         return self._once("generator", lambda: load_generator(self.settings, lambda: self.embedder))
 
     @property
+    def reader(self) -> "Reader":
+        """The reader's evidence ranker: it reranks every search's pool of records (any generator)."""
+        from chatbot.reader import Reader
+
+        return self._once("reader", lambda: Reader.from_settings(self.settings, self.embedder))
+
+    @property
     def retriever(self) -> Retriever:
-        return self._once("retriever", lambda: Retriever(self.settings, self.store, self.classifier))
+        return self._once("retriever", lambda: Retriever(self.settings, self.store, self.classifier,
+                                                         rerank=self.reader.rerank))
 
     def retrieve(
         self, question: str, code: str | None = None, k: int | None = None, use_filter: bool = True,

@@ -195,6 +195,19 @@ class Reader:
         """The Generator protocol: the answer in one piece."""
         yield self.read(question, hits).text()
 
+    def rerank(self, question: str, hits: list[Hit], k: int, today: date | None = None) -> list[Hit]:
+        """The k records whose best unit scores highest (ties keep the search order): a record at rank 6 to 20
+        that holds the answer line moves up, and the answer is then quoted from the records shown."""
+        candidates = units(hits)
+        if not candidates:
+            return hits[:k]
+        best: dict[int, float] = {}
+        for unit, score in zip(candidates, self.model.scores(features(question, candidates, self.embed, today)),
+                               strict=True):
+            best[unit.rank] = max(best.get(unit.rank, -np.inf), float(score))
+        order = sorted(range(1, len(hits) + 1), key=lambda rank: (-best.get(rank, -np.inf), rank))
+        return [hits[rank - 1] for rank in order[:k]]
+
     def read(self, question: str, hits: list[Hit], today: date | None = None, margin: float = 0.0) -> Reading:
         """The best one or two units by the ranker's score, or none when the best is more than `margin` below
         its threshold (a follow-up's short ask scores lower against records already chosen by its conversation)."""

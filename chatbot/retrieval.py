@@ -20,10 +20,10 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -38,6 +38,9 @@ if TYPE_CHECKING:
     from storage.store import Hit, Store
 
 log = logging.getLogger(__name__)
+
+# (question, pooled hits best first, k, today) -> the k hits to keep, best first (chatbot/reader.py: Reader.rerank)
+Rerank = Callable[[str, list["Hit"], int, date | None], list["Hit"]]
 
 RRF_K = 60  # the constant of reciprocal rank fusion: damps the weight of the very first ranks
 SIBLINGS = 200  # a time question also weighs up to this many chunks of each of the top-k hits' documents
@@ -223,9 +226,11 @@ def by_time(
 
 class Retriever:
     def __init__(
-        self, settings: Settings, store: "Store", classifier: Classifier, lexical: bool = True, depth: int = 4
+        self, settings: Settings, store: "Store", classifier: Classifier, lexical: bool = True, depth: int = 4,
+        rerank: Rerank | None = None,
     ) -> None:
         self.settings, self.store, self.classifier = settings, store, classifier
+        self.rerank = rerank  # orders a pool of settings.search_pool records and keeps the best k
         self.lexical = LexicalIndex(store) if lexical else None
         self.depth = depth  # each ranking contributes depth*k candidates to the fusion
         catch_all = classifier.taxonomy.find(settings.unfiltered_category) if settings.unfiltered_category else None
@@ -250,8 +255,20 @@ class Retriever:
         `code` forces one category (the user corrected the tag): path "override", no widening.
         `today` anchors the question's time words ("last summer"); the default is the real date.
         `time_aware=False` ignores them (what eval-retrieval compares against).
+        With a `rerank`, each path searches a pool of settings.search_pool records and the reranker keeps
+        the k best: an answer at rank 6 to 20 of the search still reaches the top k.
         """
         k = k or self.settings.top_k
+        if self.rerank is None or self.settings.search_pool <= k:
+            return self._retrieve(question, k, code, use_filter, prediction, today, time_aware)
+        pooled = self._retrieve(question, self.settings.search_pool, code, use_filter, prediction, today, time_aware)
+        return replace(pooled, hits=self.rerank(question, pooled.hits, k, today))
+
+    def _retrieve(
+        self, question: str, k: int, code: str | None, use_filter: bool, prediction: Prediction | None,
+        today: date | None, time_aware: bool,
+    ) -> Retrieval:
+        """The k best records along the widening policy (the search order, before any rerank)."""
         prediction = prediction or self.classifier.classify(question)
         frame: TimeFrame | None = parse(question, today or date.today(), self.moved_in) if time_aware else None
         frame = frame if frame and frame.active else None

@@ -89,6 +89,7 @@ class Settings:
     also_category_score: float = 0.25  # a classified chunk also carries every other category scoring this much
 
     top_k: int = 5
+    search_pool: int = 20  # records searched before the reader's ranker keeps the top_k best (<= top_k: no rerank)
     follow_up_confidence: float = 0.5  # a one-topic-word question classified less surely is read as a follow-up
     follow_up_margin: float = 0.0  # the reader answers a follow-up scoring this far below its threshold
     min_confidence: float = 0.75  # on the calibrated scale: below it retrieval widens to the top 2 (README)

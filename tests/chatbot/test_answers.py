@@ -98,6 +98,32 @@ def test_a_margin_answers_a_little_below_the_threshold(store, reader, embedder) 
     assert "$1,140" in strict.read(question, hits, margin=0.5).text()
 
 
+def test_rerank_lifts_the_record_that_answers_into_the_top_k(store, reader) -> None:
+    question = "What part did the technician replace in the oven?"
+    found = store.search(question, 20)
+    oven = next(h for h in found if h.source.endswith("oven-repair.md"))
+    pool = [h for h in found if h.id != oven.id] + [oven]  # as if the search had ranked it last
+    kept = reader.rerank(question, pool, 3)
+    assert len(kept) == 3 and kept[0].id == oven.id
+    assert sorted(h.id for h in reader.rerank(question, pool, len(pool))) == sorted(h.id for h in pool)
+
+
+def test_retrieval_searches_a_pool_and_keeps_what_the_rerank_keeps(store_settings, store, router) -> None:
+    from chatbot.retrieval import Retriever
+
+    seen: list[int] = []
+
+    def last_first(question, hits, k, today):
+        seen.append(len(hits))
+        return hits[::-1][:k]
+
+    settings = dataclasses.replace(store_settings, search_pool=8)
+    pooled = Retriever(settings, store, router, rerank=last_first).retrieve("Who fixed the oven?", k=3, use_filter=False)
+    plain = Retriever(settings, store, router).retrieve("Who fixed the oven?", k=8, use_filter=False)
+    assert len(plain.hits) > 3 and seen == [len(plain.hits)]  # the whole pool (the store holds fewer than 8)
+    assert [h.id for h in pooled.hits] == [h.id for h in plain.hits[::-1][:3]]
+
+
 def test_reader_abstains_on_an_unrelated_question(store, reader) -> None:
     question = "What's the password for our Netflix account?"
     reading = reader.read(question, _hits(store, question))
