@@ -141,6 +141,7 @@ def write(store: Store, rows: list[tuple[str, tuple[str, ...]]], vectors: np.nda
 
 def run(ws: Workspace) -> Section:
     from chatbot.evaluation import evaluate, load_qa
+    from chatbot.reader import Reader
     from chatbot.retrieval import Retriever
     from ingest.category import CategoryAssigner
     from ingest.pipeline import Pipeline
@@ -157,7 +158,8 @@ def run(ws: Workspace) -> Section:
     ws.say(f"planted: ingesting {'the files of ' + str(len(rows)) + ' questions' if quick else corpus_dir}")
     Pipeline(settings, store, CategoryAssigner(settings, ws.taxonomy, classifier=ws.embedding)).run(paths)
     corpus = [(text, meta) for _, text, meta in store.chunks()]
-    retriever = Retriever(settings, store, ws.embedding)
+    rerank = Reader.from_settings(settings, ws.embedder).rerank  # the product's search: a pool, reranked
+    retriever = Retriever(settings, store, ws.embedding, rerank=rerank)
     sizes = sorted(s for s in ws.sizes.store_sizes if s > len(corpus)) or [len(corpus) + 100]
     crowd = distractors(ws, corpus, sizes[-1] - len(corpus))
     ws.say(f"planted: {len(corpus)} corpus chunks, {len(crowd):,} distractors to embed (cached after the first run)")
@@ -172,7 +174,7 @@ def run(ws: Workspace) -> Section:
         rates = {mode: report.rate(mode) for mode in MODES}
         by_slots = {}
         for slots in OUTSIDE_SLOTS:
-            other = Retriever(settings.replace(outside_slots=slots), store, ws.embedding)
+            other = Retriever(settings.replace(outside_slots=slots), store, ws.embedding, rerank=rerank)
             by_slots[slots] = rates["widening"] if slots == settings.outside_slots else evaluate(
                 other, rows, settings.top_k).rate("widening")
         figures[str(size)] = {
