@@ -122,7 +122,7 @@ class Assistant:
         return self._once("generator", lambda: load_generator(self.settings, lambda: self.embedder))
 
     @property
-    def reader(self) -> "Reader":
+    def reader(self) -> Reader:
         """The reader's evidence ranker: it reranks every search's pool of records (any generator)."""
         from chatbot.reader import Reader
 
