@@ -119,7 +119,7 @@ class Assistant:
 
     @property
     def generator(self) -> Generator:
-        return self._once("generator", lambda: load_generator(self.settings, lambda: self.embedder))
+        return self._once("generator", lambda: load_generator(self.settings, lambda: self.reader))
 
     @property
     def reader(self) -> Reader:

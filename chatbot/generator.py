@@ -247,14 +247,17 @@ class TransformersGenerator:
         return f"transformers (in-process): {Path(self.spec.split('/')[-1]).stem} {state}"
 
 
-def load_generator(settings: Settings, embedder: Callable[[], Any] | None = None) -> Generator:
-    """The backend named by settings.generator_backend; the reader ranks with `embedder()` (default: loads its own)."""
+def load_generator(settings: Settings, reader: Callable[[], Generator] | None = None) -> Generator:
+    """The backend named by settings.generator_backend; the reader backend is `reader()` when given (the
+    assistant's, which also reranks the search), else one with its own embedder."""
     if settings.generator_backend == "ollama":
         return OllamaGenerator.from_settings(settings)
     if settings.generator_backend == "transformers":
         return TransformersGenerator.from_settings(settings)
     if settings.generator_backend == "reader":
+        if reader:
+            return reader()
         from chatbot.reader import Reader
 
-        return Reader.from_settings(settings, embedder() if embedder else None)
+        return Reader.from_settings(settings)
     raise ConfigError(f"unknown generator backend {settings.generator_backend!r}")
