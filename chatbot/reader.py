@@ -30,6 +30,7 @@ MAX_ANSWER_CHARS = 300
 
 BULLET = re.compile(r"^(?:[-*•]|\d+[.)])\s+")
 KEY_VALUE = re.compile(r"^[A-Z][\w /&().,'-]{0,40}?(?::\s|\s\|\s)")
+DATED = re.compile(r"^(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4}|[A-Z][a-z]{2,8}\.? \d{1,2}, \d{4})\b")  # a log entry
 ABBREVIATION = r"(?<!\bDr\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bMrs\.)(?<!\bSt\.)(?<!\bNo\.)(?<!\bvs\.)"
 SENTENCE_END = re.compile(ABBREVIATION + r"(?<=[.!?])\s+(?=[A-Z0-9$(\"'])")
 FIELD = re.compile(r"^[a-z_]+: ")
@@ -125,8 +126,8 @@ def _events(lines: list[str]) -> list[tuple[str, str]]:
 
 
 def _blocks(lines: list[str]) -> list[tuple[str, str]]:
-    """Prose cut into blocks: hard-wrapped lines and bare values joined back, bullets, table rows and `key: value`
-    lines apart."""
+    """Prose cut into blocks: hard-wrapped lines and bare values joined back, bullets, table rows, `key: value`
+    lines and log entries (a line opening with a date) apart."""
     blocks: list[tuple[str, str]] = []
     heading, current, previous = "", "", ""
     for raw in lines:
@@ -139,7 +140,7 @@ def _blocks(lines: list[str]) -> list[tuple[str, str]]:
             if line.startswith("#") or capitals:
                 heading = line.lstrip("#").strip()
             continue
-        fresh = BULLET.match(line) or line.startswith("|") or KEY_VALUE.match(line)
+        fresh = BULLET.match(line) or line.startswith("|") or KEY_VALUE.match(line) or DATED.match(line)
         wrapped = line[0].islower() or (len(previous) >= 60 and not previous.rstrip().endswith((".", ":", ";", "|")))
         bare_value = not WORD.search(line) and not line.startswith("|")  # `- $742.50` under its item says nothing alone
         if current and (bare_value or (wrapped and not fresh)):

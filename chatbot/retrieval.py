@@ -3,8 +3,8 @@
 The predicted category filters the search. When the classifier is unsure, or the filtered search
 finds too few or too distant chunks, the filter widens to the top-2 codes, then the top-3, then
 none; the catch-all category (settings.unfiltered_category) searches everything. A filtered
-answer keeps its last slot (settings.outside_slots) for the best match of the unfiltered search, so a
-record filed under another category is not lost to the filter. Every search is
+answer keeps its last slot (settings.outside_slots per top_k records) for the best match of the unfiltered
+search, so a record filed under another category is not lost to the filter. Every search is
 hybrid: the store's vector ranks fused with BM25 ranks over the same chunks (reciprocal rank
 fusion), because embeddings blur exact tokens (model numbers, dates, phone numbers) that BM25
 matches exactly. A chunk can carry several categories; a filter matches any of them.
@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import date
 from functools import cached_property
@@ -44,6 +45,7 @@ Rerank = Callable[[str, list["Hit"], int, date | None], list["Hit"]]
 
 RRF_K = 60  # the constant of reciprocal rank fusion: damps the weight of the very first ranks
 SIBLINGS = 200  # a time question also weighs up to this many chunks of each of the top-k hits' documents
+MIN_CORRECTED = 5  # shorter misspelt words are not corrected: one edit from "pool" is "poll", "tool", "pools"...
 TIME_WEIGHT = 2.0  # weight of the by-date ranking against the vector and BM25 ones (time-questions.jsonl)
 TOKEN_RE = re.compile(r"[a-z0-9]+(?:[.,:/-][a-z0-9]+)*")
 STOPWORDS = frozenset(
@@ -116,6 +118,25 @@ class _Snapshot:
     chunks: dict[str, tuple[str, "ChunkMeta"]]
     members: dict[str, np.ndarray]  # per category code: which chunks carry it
     bm25: Any
+    frequency: Counter[str]  # per token: how many chunks hold it
+
+    def terms(self, question: str) -> list[str]:
+        """The question's tokens the index knows; a misspelt one ("chimeny") read as the word it most likely meant."""
+        terms = []
+        for token in tokenize(question):
+            if token in self.frequency:
+                terms.append(token)
+            elif (known := self.spelling(token)) is not None:
+                terms.append(known)
+        return terms
+
+    def spelling(self, word: str) -> str | None:
+        """The indexed word one edit away from `word` (a letter dropped, added, changed or two swapped) that the
+        most chunks hold; None for short or non-alphabetic tokens, where one edit makes another word too easily."""
+        if len(word) < MIN_CORRECTED or not word.isalpha():
+            return None
+        known = [w for w in edits(word) if w in self.frequency]
+        return max(known, key=lambda w: (self.frequency[w], w)) if known else None
 
     def within(self, codes: Sequence[str]) -> np.ndarray:
         """Chunks carrying any of `codes`."""
@@ -154,19 +175,21 @@ class LexicalIndex:
 
         logging.getLogger("bm25s").setLevel(logging.NOTSET)  # it forces DEBUG on import; follow the app's level
         rows = list(self.store.chunks())
+        tokens = [tokenize(text) for _, text, _ in rows]
         bm25 = bm25s.BM25()
         if rows:
-            bm25.index([tokenize(text) or [""] for _, text, _ in rows], show_progress=False)
+            bm25.index([t or [""] for t in tokens], show_progress=False)
         members: dict[str, np.ndarray] = {}
         for index, (_, _, meta) in enumerate(rows):
             for code in meta.categories:
                 members.setdefault(code, np.zeros(len(rows), dtype=bool))[index] = True
-        return _Snapshot(generation, [i for i, _, _ in rows], {i: (t, m) for i, t, m in rows}, members, bm25)
+        frequency = Counter(token for chunk in tokens for token in set(chunk))
+        return _Snapshot(generation, [i for i, _, _ in rows], {i: (t, m) for i, t, m in rows}, members, bm25, frequency)
 
     def search(self, question: str, n: int, codes: Sequence[str] | None = None) -> list[tuple[str, str, "ChunkMeta"]]:
         """(id, text, metadata) of up to `n` chunks sharing a word with the question, best BM25 score first."""
         snapshot = self._fresh()
-        terms = [t for t in tokenize(question) if t in snapshot.bm25.vocab_dict] if snapshot.ids else []
+        terms = snapshot.terms(question) if snapshot.ids else []
         if not terms:
             return []
         scores = snapshot.bm25.get_scores(terms)
@@ -182,6 +205,18 @@ class LexicalIndex:
         snapshot = self._fresh()
         rows = [(i, *snapshot.chunks[i]) for s in sources for i in snapshot.by_source.get(s, [])[:limit]]
         return [row for row in rows if codes is None or set(codes) & set(row[2].categories)]
+
+
+def edits(word: str) -> set[str]:
+    """Every string one edit from `word`: a letter deleted, swapped with the next, replaced or inserted."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    return (
+        {a + b[1:] for a, b in splits if b}
+        | {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+        | {a + c + b[1:] for a, b in splits if b for c in letters}
+        | {a + c + b for a, b in splits for c in letters}
+    ) - {word}
 
 
 def fuse(rankings: Iterable[Sequence[str]], k: int = RRF_K, weights: Sequence[float] = ()) -> list[str]:
@@ -293,14 +328,15 @@ class Retriever:
         return found("unfiltered", None, self.search(question, k, None, frame))
 
     def _blended(self, question: str, k: int, frame: TimeFrame | None, hits: list["Hit"]) -> list["Hit"]:
-        """The filtered top k with its last `outside_slots` given to the best unfiltered matches it lacks.
+        """The filtered top k with its last `outside_slots` per top_k given to the best unfiltered matches it lacks.
 
         A record filed under another category (the panel map's pool-pump breaker, filed under electric)
         still reaches the reader when it is the best match anywhere, while the category's own records
-        keep the first places. Slots the unfiltered search cannot fill stay with the filtered hits, and
-        at least one slot always does.
+        keep the first places. A longer list (the reranker's pool of 20) keeps the same share for them
+        (4 of 20). Slots the unfiltered search cannot fill stay with the filtered hits, and at least one
+        slot always does.
         """
-        slots = min(self.settings.outside_slots, k - 1)
+        slots = min(self.settings.outside_slots * max(1, k // self.settings.top_k), k - 1)
         if slots <= 0:
             return hits[:k]
         kept = hits[: k - slots]

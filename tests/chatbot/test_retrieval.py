@@ -75,6 +75,9 @@ def test_the_last_slot_goes_to_the_best_match_outside_the_filter(store_settings,
     assert hits(1, 2) == [strict[0], "fountain-pump.md"]
     assert hits(5, 2) == [strict[0], "fountain-pump.md"]  # one slot always stays with the filter
     assert hits(1, 1) == strict[:1]
+    longer = store_settings.replace(top_k=1, outside_slots=1, max_distance=2.0, min_hits=1)  # 3 = three top_k lists
+    pooled = Retriever(longer, store, router).retrieve("when was the fountain pump cleaned?", 3, prediction=prediction)
+    assert names(pooled.hits)[:2] == [strict[0], "fountain-pump.md"]  # two slots of three: the same share
 
 
 def test_too_distant_hits_widen(store_settings, store, router, predict, code) -> None:
@@ -159,6 +162,16 @@ def test_lexical_index_follows_the_store(settings, taxonomy, embedder, router, t
     ingest.run([tmp_path / "docs"])
     assert retriever.lexical.search("zq-7741", 3) == []
     assert [source_name(h) for h in retriever.search("kt-1180", 1, None)] == ["b.md"]
+
+
+def test_a_misspelt_word_finds_the_records_of_the_word_it_meant(retriever) -> None:
+    """One edit away ("dishwahser", "ignitor") reads as the indexed word; short or unknown words are left out."""
+    def found(question: str) -> list[str]:
+        return [Path(meta.source).name for _, _, meta in retriever.lexical.search(question, 3)]
+
+    assert found("dishwahser filter") == ["dishwasher.md", "chemical-log.md"]  # both hold "filter"
+    assert found("which ignitor was fitted") == ["oven-repair.md"]
+    assert found("zebra") == [] and found("ovn") == []
 
 
 def test_tokenize_keeps_exact_tokens_whole_and_split() -> None:
