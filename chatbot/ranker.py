@@ -185,7 +185,9 @@ def features(question: str, candidates: Sequence[Unit], embed: Embed, today: dat
     missing = sum(not covered(t, everywhere) for t in topics) / (len(topics) or 1)  # septic: in no record at all
     frame = parse(question, today)
     spans = [dates_in(u.text) or dates_in(u.date) for u in candidates]
-    ordered = _ordered(frame, spans, lex_section)
+    topic_total = sum(idf[t] for t in topics) or 1.0  # "first", "out", "come" say nothing of which entries count
+    about = [sum(idf[t] for t in topics if covered(t, s)) / topic_total for s in section_tokens]
+    ordered = _ordered(frame, spans, about)
     two_part = bool(TWO_PART.search(question))
     rows = []
     for i, (unit, own) in enumerate(zip(candidates, unit_tokens, strict=True)):

@@ -38,6 +38,15 @@ def test_features_see_the_kind_of_fact_and_the_latest_entry(embedder) -> None:
     assert _column(rows, "cos_unit")[1] > _column(rows, "cos_unit")[2]
 
 
+def test_the_latest_entry_is_the_newest_about_the_questions_topic_not_about_its_other_words(embedder) -> None:
+    reader_units = [_unit("date: 2025-04-03; vendor: Desert Oasis Pool; work: filter clean", when="2025-04-03"),
+                    _unit("date: 2026-02-18; vendor: Desert Oasis Pool; work: pump check", when="2026-02-18"),
+                    _unit("2026-06-02: breaker kept tripping, electrician came out", when="2026-06-02")]
+    rows = features("when did the pool guy last come out", reader_units, Reader(embedder, _model()).embed,
+                    today=date(2026, 7, 1))
+    assert list(_column(rows, "ordered")) == [0.5, 1.0, 0.0]  # "came out" names no entry of the pool
+
+
 @pytest.mark.parametrize(("question", "kind"), [
     ("total for the fridge repair?", "amount"), ("the guy who fixed the fridge, what was his number?", "phone"),
     ("ring support case number", "code"), ("how long do the back lawn sprinklers run", "duration"),
