@@ -127,15 +127,20 @@ def _events(lines: list[str]) -> list[tuple[str, str]]:
 
 def _blocks(lines: list[str]) -> list[tuple[str, str]]:
     """Prose cut into blocks: hard-wrapped lines and bare values joined back, bullets, table rows, `key: value`
-    lines and log entries (a line opening with a date) apart."""
+    lines and log entries (a line opening with a date) apart. A table row is read under its heading and its
+    table's header (`| 25 | 15 | Patio GFCI |` is about a breaker only under `| Breaker | Amps | Circuit |`)."""
     blocks: list[tuple[str, str]] = []
-    heading, current, previous = "", "", ""
+    heading, current, previous, columns = "", "", "", ""
     for raw in lines:
         line = raw.strip()
         capitals = line.isupper() and len(line) < 60 and not any(ch.isdigit() for ch in line)
         if not line or line.startswith("#") or set(line) <= set("|-: ") or capitals:
             if current:
                 blocks.append((heading, current))
+            if line and set(line) <= set("|-: ") and "-" in line and current.startswith("|"):
+                columns = " ".join(cell.strip() for cell in current.strip("|").split("|"))
+            elif not line.startswith("|"):
+                columns = ""
             current, previous = "", ""
             if line.startswith("#") or capitals:
                 heading = line.lstrip("#").strip()
@@ -147,12 +152,19 @@ def _blocks(lines: list[str]) -> list[tuple[str, str]]:
             current += " " + line
         else:
             if current:
-                blocks.append((heading, current))
+                blocks.append((_under(heading, columns, current), current))
+            if not line.startswith("|"):
+                columns = ""
             current = line
         previous = raw
     if current:
-        blocks.append((heading, current))
+        blocks.append((_under(heading, columns, current), current))
     return blocks
+
+
+def _under(heading: str, columns: str, block: str) -> str:
+    """The heading a block is read under: a table row's adds its table's column names."""
+    return f"{heading} ({columns})".strip() if columns and block.startswith("|") else heading
 
 
 def _date(text: str) -> str:

@@ -147,6 +147,16 @@ def test_a_value_alone_on_its_line_stays_with_the_item_above_it() -> None:
                                               "| Exam | $65 |", "| 2 | 3 |"]
 
 
+def test_a_table_row_is_read_under_its_tables_header_and_quoted_as_it_is() -> None:
+    panel = hit("p#0", "Panel map\n## Main panel\n| Breaker | Amps | Circuit |\n|---|---|---|\n"
+                "| 25 | 15 | Patio GFCI - fountain pump |\n| 26 | 20 | Garage |\n\nThe fountain timer is by the door.",
+                "/r/panel.md", "BW", 0.4)
+    rows = {u.text: u for u in units([panel])}
+    assert "Breaker Amps Circuit" in rows["| 25 | 15 | Patio GFCI - fountain pump |"].heading
+    assert "Breaker" in rows["| 26 | 20 | Garage |"].section
+    assert "Breaker" not in rows["The fountain timer is by the door."].heading  # the table ended
+
+
 def test_each_dated_log_line_is_its_own_entry_but_a_wrapped_line_is_joined_back() -> None:
     """A long log line does not end in a full stop, yet the next line opening with a date starts a new entry."""
     log = hit("l#0", "Vet log\n2025-11-04  Pem limping right hind, X-rays show arthritis in the hock, $412.75\n"
