@@ -136,7 +136,7 @@ def _blocks(lines: list[str]) -> list[tuple[str, str]]:
         capitals = line.isupper() and len(line) < 60 and not any(ch.isdigit() for ch in line)
         if not line or line.startswith("#") or set(line) <= set("|-: ") or capitals:
             if current:
-                blocks.append((heading, current))
+                blocks.append((_under(heading, columns, current), current))
             if line and set(line) <= set("|-: ") and "-" in line and current.startswith("|"):
                 columns = " ".join(cell.strip() for cell in current.strip("|").split("|"))
             elif not line.startswith("|"):

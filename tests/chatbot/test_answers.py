@@ -153,7 +153,7 @@ def test_a_table_row_is_read_under_its_tables_header_and_quoted_as_it_is() -> No
                 "/r/panel.md", "BW", 0.4)
     rows = {u.text: u for u in units([panel])}
     assert "Breaker Amps Circuit" in rows["| 25 | 15 | Patio GFCI - fountain pump |"].heading
-    assert "Breaker" in rows["| 26 | 20 | Garage |"].section
+    assert "Breaker Amps Circuit" in rows["| 26 | 20 | Garage |"].heading  # the last row too
     assert "Breaker" not in rows["The fountain timer is by the door."].heading  # the table ended
 
 
