@@ -85,3 +85,24 @@ def test_windows_of_one_long_record_do_not_repeat_their_overlap(chunker):
     for chunk in chunks:
         lines = body(chunk).split("\n")
         assert len(lines) == 1, "each window is one piece, with no extra tail carried in front of it"
+
+
+def test_a_chunk_opening_inside_a_section_repeats_its_heading_and_its_tables_header(chunker, embedder):
+    rows = [f"| {i} | 20 | Circuit for room number {i} and its outlets |" for i in range(1, 25)]
+    table = "\n".join(["| Breaker | Amps | Circuit |", "|---|---|---|", *rows])
+    records = [Record("# House"), Record("Intro to the house."), Record("## Panel map"), Record(table),
+               Record("## Notes"), Record("The dryer breaker trips when the AC runs. " * 12)]
+    chunks = chunker.chunk(Document("/h/panel.md", "md", records))
+    with_rows = [body(c).split("\n") for c in chunks if any(row in c.text for row in rows)]
+    assert len(with_rows) > 2
+    for lines in with_rows:
+        header = lines.index("| Breaker | Amps | Circuit |")
+        assert lines[header - 1: header + 2] == ["## Panel map", "| Breaker | Amps | Circuit |", "|---|---|---|"], (
+            "every chunk holding rows shows their section's heading and their table's header")
+        assert all(line in rows for line in lines[header + 2:] if line.startswith("| ")), (
+            "windows of a table open and close on whole rows")
+    assert {row for lines in with_rows for row in lines} >= set(rows)
+    assert all(c.tokens == len(embedder.tokenizer(c.text, add_special_tokens=False)["input_ids"]) <= 60
+               for c in chunks)
+    notes = [body(c) for c in chunks if "dryer" in c.text and not any(row in c.text for row in rows)]
+    assert notes and all(text.startswith("## Notes\n") for text in notes), "the heading of the section opened in"
