@@ -60,7 +60,7 @@ FUNCTION = frozenset(
         "off any some thing things stuff place last next first recent recently latest current again only just "
         "right now today yesterday week month year done doing happen happened work working kind type sort around "
         "tell know want think look looks much many long often anything something everything whole total cost costs "
-        "pay paid charge charged price priced quote quoted allowed run"
+        "pay paid charge charged price priced quote quoted allowed run come came keep kept see seen"
     )
 )
 MONTH_NAMES = frozenset(

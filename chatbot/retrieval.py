@@ -84,6 +84,30 @@ def source_name(hit: "Hit") -> str:
     return hit.source.replace("\\", "/").rsplit("/", 1)[-1]
 
 
+# Irregular past forms a question and a record may use for the same work ("swept" / "sweep"); forms that are
+# also household nouns (saw, rose, led, shot, wound, rung) are left alone.
+IRREGULAR = {
+    "swept": "sweep", "paid": "pay", "bought": "buy", "dug": "dig", "laid": "lay", "spent": "spend", "built": "build",
+    "rebuilt": "rebuild", "sold": "sell", "brought": "bring", "caught": "catch", "threw": "throw", "thrown": "throw",
+    "blew": "blow", "blown": "blow", "froze": "freeze", "frozen": "freeze", "broke": "break", "broken": "break",
+    "ran": "run", "went": "go", "came": "come", "gave": "give", "given": "give",
+    "took": "take", "taken": "take", "made": "make", "hung": "hang", "shook": "shake", "stole": "steal",
+    "stolen": "steal", "wore": "wear", "worn": "wear", "tore": "tear", "torn": "tear", "struck": "strike",
+    "fed": "feed", "kept": "keep", "wrote": "write", "written": "write", "mown": "mow", "grew": "grow",
+    "grown": "grow", "drew": "draw", "drawn": "draw", "drove": "drive", "driven": "drive", "flew": "fly",
+    "flown": "fly", "rang": "ring", "sank": "sink", "sunk": "sink", "shrank": "shrink",
+    "shrunk": "shrink", "stuck": "stick", "lit": "light", "bent": "bend", "sent": "send", "lent": "lend",
+    "dealt": "deal", "bled": "bleed", "chose": "choose", "chosen": "choose", "began": "begin", "begun": "begin",
+    "bitten": "bite", "hid": "hide", "hidden": "hide", "sewn": "sew", "sawn": "saw", "spun": "spin",
+    "swung": "swing", "woven": "weave", "wove": "weave", "told": "tell", "sought": "seek", "thought": "think",
+    "taught": "teach", "fought": "fight", "met": "meet", "spoke": "speak", "spoken": "speak",
+    "rode": "ride", "ridden": "ride", "risen": "rise", "slid": "slide",
+    "stood": "stand", "understood": "understand", "won": "win", "dove": "dive", "ate": "eat",
+    "eaten": "eat", "forgot": "forget", "forgotten": "forget", "got": "get", "gotten": "get", "knew": "know",
+    "known": "know", "seen": "see", "did": "do", "done": "do", "gone": "go",
+}
+
+
 def tokenize(text: str) -> list[str]:
     """Lower-case words, plus exact tokens kept whole (`ad-55107`, `2025-05-12`, `555-0142`) and their parts.
 
@@ -100,7 +124,9 @@ def tokenize(text: str) -> list[str]:
 
 
 def fold(word: str) -> str:
-    """A light stemmer: strip one plural or tense ending from an alphabetic word (batteries -> battery)."""
+    """A light stemmer: an irregular past back to its verb (swept -> sweep, froze -> freeze), then one plural or
+    tense ending stripped from an alphabetic word (batteries -> battery, freeze -> freez)."""
+    word = IRREGULAR.get(word, word)
     if not word.isalpha() or len(word) <= 3:
         return word
     for suffix in ("ies", "ing", "ed", "es", "s", "e"):

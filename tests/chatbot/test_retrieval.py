@@ -187,6 +187,12 @@ def test_word_endings_are_folded_but_exact_tokens_are_not() -> None:
     assert tokenize("SE-INV-10442 sheds") == ["se-inv-10442", "se", "inv", "10442", "shed"]
 
 
+def test_irregular_past_forms_meet_their_verb_but_nouns_that_look_like_one_stay_nouns() -> None:
+    assert tokenize("chimney swept, pipes froze, we paid") == tokenize("chimney sweep, pipe freezes, we pay")
+    assert tokenize("bought a new saw") == ["buy", "new", "saw"]
+    assert tokenize("led bulbs, flu shot") == ["led", "bulb", "flu", "shot"]
+
+
 def test_reciprocal_rank_fusion_rewards_agreement() -> None:
     assert fuse([["a", "b", "c"], ["b", "d"]]) == ["b", "a", "d", "c"]
     assert fuse([["a"], []]) == ["a"]
