@@ -103,9 +103,11 @@ class Chunker:
         return _Piece(text, tokens, group, outline is None, record, start, context, context_tokens)
 
     def _reserve(self, outline: _Outline) -> int:
-        """The most tokens a window's context may take: the record's longest heading and table header."""
-        headers = [header for _, header in outline.tables] or [""]
-        return max(map(self.count, [outline.under, *outline.headings])) + max(map(self.count, headers)) + 2
+        """About the most tokens a window's context may take: the record's longest heading and table header (a
+        context that still does not fit is left out)."""
+        heading = max([outline.under, *outline.headings], key=len)
+        header = max((header for _, header in outline.tables), key=len, default="")
+        return self.count(heading) + self.count(header) + 2
 
     def _carry(self, previous: list[_Piece], piece: _Piece, budget: int, records: Sequence[Record],
                unders: list[str]) -> list[_Piece]:
