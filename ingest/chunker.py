@@ -51,11 +51,11 @@ class Chunker:
     def chunk(self, document: Document, groups: Sequence[str] | None = None) -> list[Chunk]:
         label = document.label
         budget = max(self.max_tokens - self.count(label), 8)
-        unders = _headings_before(document.records)
+        outlines = _outlines(document.records)
         pieces = [
             piece
             for index, (record, group) in enumerate(zip(document.records, groups or [""] * len(document.records)))
-            for piece in self._pieces(record, index, group, budget, unders[index])
+            for piece in self._pieces(record, index, group, budget, outlines[index])
         ]
         chunks: list[Chunk] = []
         current: list[_Piece] = []
@@ -64,19 +64,18 @@ class Chunker:
             if current and (current[-1].group != piece.group or _size(current) + piece.tokens > room):
                 chunks.append(self._emit(label, current))
                 same = current[-1].group == piece.group
-                current = self._carry(current, piece, budget, document.records, unders) if same else []
+                current = self._carry(current, piece, budget, outlines) if same else []
             current.append(piece)
         if current:
             chunks.append(self._emit(label, current))
         return chunks
 
-    def _pieces(self, record: Record, index: int, group: str, budget: int, under: str) -> list[_Piece]:
+    def _pieces(self, record: Record, index: int, group: str, budget: int, outline: _Outline) -> list[_Piece]:
         """The record whole, or a long prose record as overlapping token windows cut where lines (else words)
         start, each small enough to be shown under the heading and table header it opens in."""
         offsets = self._offsets(record.text)
-        outline = None if record.atomic else _Outline.of(record.text, under)
         if record.atomic or len(offsets) <= budget:
-            return [self._piece(record.text, len(offsets), group, index, 0, outline, budget)]
+            return [self._piece(record.text, len(offsets), group, index, 0, None if record.atomic else outline, budget)]
         size = budget - min(budget // 3, self._reserve(outline))
         starts, lines = _word_starts(offsets), _line_starts(record.text, offsets)
         pieces, begin = [], 0
@@ -109,8 +108,7 @@ class Chunker:
         header = max((header for _, header in outline.tables), key=len, default="")
         return self.count(heading) + self.count(header) + 2
 
-    def _carry(self, previous: list[_Piece], piece: _Piece, budget: int, records: Sequence[Record],
-               unders: list[str]) -> list[_Piece]:
+    def _carry(self, previous: list[_Piece], piece: _Piece, budget: int, outlines: list[_Outline]) -> list[_Piece]:
         """The overlap: trailing whole pieces of the previous chunk, else the tail of its last prose piece;
         with the context the first of them shows, all within the budget."""
         if piece.record == previous[-1].record:
@@ -131,9 +129,8 @@ class Chunker:
         if begin >= len(offsets):
             return []
         tail = last.text[offsets[begin][0] :]
-        outline = _Outline.of(records[last.record].text, unders[last.record])
         carried = [self._piece(tail, self.count(tail), last.group, last.record, last.start + offsets[begin][0],
-                               outline, budget - piece.tokens)]
+                               outlines[last.record], budget - piece.tokens)]
         return carried if carried[0].tokens + carried[0].context_tokens + piece.tokens <= budget else []
 
     def _offsets(self, text: str) -> list[tuple[int, int]]:
@@ -185,14 +182,13 @@ def _size(pieces: list[_Piece]) -> int:
     return sum(piece.tokens for piece in pieces)
 
 
-def _headings_before(records: Sequence[Record]) -> list[str]:
-    """The markdown heading each record sits under: the last one before it, in it or in an earlier record."""
-    unders, heading = [], ""
+def _outlines(records: Sequence[Record]) -> list[_Outline]:
+    """Each record's outline, opening under the last markdown heading of the records before it."""
+    outlines, heading = [], ""
     for record in records:
-        unders.append(heading)
-        found = HEADING.findall(record.text)
-        heading = found[-1].strip() if found else heading
-    return unders
+        outlines.append(_Outline.of(record.text, heading))
+        heading = outlines[-1].headings[-1] if outlines[-1].headings else heading
+    return outlines
 
 
 @dataclass(frozen=True)
