@@ -40,7 +40,7 @@ GENERIC_WORDS = frozenset(tokenize(
     "until under whole up out if am supposed doing install installed put fix fixed repair repaired replace replaced "
     "done job work company who whose which kind type brand model part warranty covered due start starting end "
     "ending expire expires run come off else also about same other any all many name called use used need get got "
-    "keep kept"
+    "keep kept serial deductible premium copay address email size color colour capacity"
 ))
 _REFERENCE_TOKENS = frozenset(tokenize(" ".join(REFERENCE_WORDS))) | REFERENCE_WORDS
 INTERROGATIVE_RE = re.compile(r"\b(who|whom|whose|what|when|where|which|why|how)\b", re.I)
@@ -94,6 +94,12 @@ def is_follow_up(question: str, confidence: float = 1.0, unsure_below: float = 0
     return words == 0 or (words == 1 and confidence < unsure_below)
 
 
+def names_other(question: str) -> bool:
+    """Whether an elliptic follow-up names a thing of its own ("and the outside AC unit?") instead of asking
+    more about the earlier one ("and on weekends?", "and what did we pay for it?")."""
+    return bool(ELLIPSIS_RE.match(question)) and not refers_back(question) and bool(topic_words(question))
+
+
 class Resolver:
     """Reads each question against the conversation, with the retriever's classifier and records.
 
@@ -122,7 +128,12 @@ class Resolver:
         elif previous.code is not None:  # carried: as sure as the classifier is of it on the standalone query
             query = standalone_query(question, history.turns[-CONTEXT_TURNS:])
             asks = bool(INTERROGATIVE_RE.search(question))  # "who did it?" asks its own; "and on weekends?" not
-            read_as = standalone_query(question, history.turns[-CONTEXT_TURNS:], keep="topic") if asks else query
+            if names_other(question):  # "and the outside AC unit?": the earlier ask about this topic
+                read_as = standalone_query(question, [previous], keep="ask")
+            elif asks:
+                read_as = standalone_query(question, history.turns[-CONTEXT_TURNS:], keep="topic")
+            else:
+                read_as = query
             code = previous.code
             prediction = ranked_first(code, self.classifier.classify(query), taxonomy.by_code(code).name)
         else:  # the turn before was never classified: nothing to carry

@@ -18,7 +18,7 @@ from storage.feedback import FeedbackStore
 
 @pytest.mark.parametrize("question", [
     "Who did it?", "How much was that?", "And the gutters?", "What about the car?", "What time?",
-    "When does its warranty run out?",
+    "When does its warranty run out?", "What's the serial number?", "And the deductible?",
 ])
 def test_questions_that_lean_on_the_turn_before_are_follow_ups(question: str) -> None:
     assert is_follow_up(question)
@@ -63,6 +63,16 @@ def test_a_topic_switch_moves_to_the_new_category(retriever, taxonomy) -> None:
     assert retrieval.follow_up is not None and retrieval.follow_up.switched and not retrieval.follow_up.carried
     assert retrieval.prediction.code == fountain
     assert retrieval.hits[0].category == fountain and "fountain pump" in retrieval.hits[0].text
+
+
+def test_an_ellipsis_naming_another_thing_of_the_category_is_read_with_the_earlier_ask(retriever) -> None:
+    """"And the oven?" after the dishwasher's model number: carried (both appliances), but the reader is asked
+    for the oven's model number, not the dishwasher's again."""
+    history = _after(retriever, "What's the model number of our dishwasher?")
+    follow_up = retrieve(retriever, "And the oven?", history).follow_up
+    assert follow_up is not None and follow_up.carried
+    assert "oven" in follow_up.read_as and "model number" in follow_up.read_as
+    assert "dishwasher" not in follow_up.read_as
 
 
 def test_a_question_with_its_own_topic_is_read_alone_despite_the_history(retriever, taxonomy) -> None:
