@@ -20,6 +20,7 @@ from typing import Any
 from household.errors import ConfigError
 from ingest.document import Document, Record
 
+VERSION = 2  # raise it when a change would cut a stored file differently: the next ingest cuts it again
 HEADING = re.compile(r"^#{1,6}[ \t]+\S.*$", re.MULTILINE)
 SEPARATOR = re.compile(r"^\s*\|?[\s:|-]*-[\s:|-]*$")  # a markdown table's |---|---| line
 
@@ -30,6 +31,11 @@ class Chunk:
     tokens: int
     group: str = ""
     records: tuple[int, ...] = ()  # indices of the document's records this chunk holds (whole or in part)
+
+
+def stamp(max_tokens: int, overlap: int) -> str:
+    """How a file is cut (ChunkMeta.chunking): the chunker's version and its token budget and overlap."""
+    return f"{VERSION}/{max_tokens}/{overlap}"
 
 
 class Chunker:

@@ -30,7 +30,7 @@ from typing import Any
 from household.errors import DataError, InputError
 from household.settings import Settings
 from ingest.category import Assignment, CategoryAssigner
-from ingest.chunker import Chunk, Chunker
+from ingest.chunker import Chunk, Chunker, stamp
 from ingest.document import NOT_OCR, Document
 from ingest.ocr import Ocr
 from ingest.readers import read, supported
@@ -97,6 +97,11 @@ class Pipeline:
         """Built on first use: a re-run over unchanged files never loads the embedder."""
         tokens = min(self.settings.chunk_tokens, self.store.embedder.max_seq_length - 2)
         return Chunker(self.store.embedder.tokenizer, tokens, self.settings.chunk_overlap)
+
+    @cached_property
+    def chunking(self) -> str:
+        """How this run cuts files (ChunkMeta.chunking), known without loading the embedder."""
+        return stamp(self.settings.chunk_tokens, self.settings.chunk_overlap)
 
     @cached_property
     def ocr(self) -> Ocr:
@@ -194,7 +199,8 @@ class Pipeline:
             data = self._bytes(path)
             content_hash = hashlib.sha256(data).hexdigest()
             old = stored.get(file)
-            if old and old.complete(content_hash) and (fixed is None or set(old.categories) == {fixed.code}):
+            refiled = fixed is not None and old is not None and set(old.categories) != {fixed.code}
+            if old and old.complete(content_hash, self.chunking) and not refiled:
                 report.unchanged.append(file)
                 return None
             documents = read(file, data, self.ocr)
@@ -265,7 +271,7 @@ class Pipeline:
                 file_chunks=len(parts), category=assignment.code, category_confidence=round(assignment.confidence, 4),
                 category_origin=assignment.origin, ingested_at=ingested_at, title=doc.title, date=doc.date,
                 categories=(assignment.code, *assignment.also),
-                ocr_confidence=_ocr_confidence(doc, chunk),
+                ocr_confidence=_ocr_confidence(doc, chunk), chunking=self.chunking,
             )
             ids.append(f"{hashlib.sha1(doc.source.encode()).hexdigest()[:16]}-{content_hash[:12]}-{index}")
             texts.append(chunk.text)

@@ -25,7 +25,9 @@ class ChunkMeta:
     (YYYY-MM-DD) are empty where the format has none. `categories` is every code the chunk is
     about (the primary first); a category filter matches any of them. `ocr_confidence` (0..1) is the
     lowest OCR confidence of the pages the chunk was read from, NOT_OCR (-1.0: Chroma cannot hold
-    None) for text that came as text.
+    None) for text that came as text. `chunking` says how the file was cut (ingest/chunker.py: `stamp`,
+    the chunker's version and token budget; empty for chunks stored before it was kept): a file cut
+    another way is cut again by the next ingest, though its content is unchanged.
     """
 
     source: str
@@ -42,6 +44,7 @@ class ChunkMeta:
     date: str = ""
     categories: tuple[str, ...] = ()
     ocr_confidence: float = -1.0
+    chunking: str = ""
 
     def __post_init__(self) -> None:
         """`categories` always starts with the primary code and names each code once."""

@@ -87,13 +87,15 @@ class StoredFile:
     file: str
     ids: list[str] = field(default_factory=list)
     hashes: set[str] = field(default_factory=set)
+    chunkings: set[str] = field(default_factory=set)
     expected: int = 0
     categories: Counter = field(default_factory=Counter)
     ingested_at: str = ""
 
-    def complete(self, content_hash: str) -> bool:
-        """All chunks of this content are there and nothing else: a crash mid-write fails this test."""
-        return self.hashes == {content_hash} and len(self.ids) == self.expected
+    def complete(self, content_hash: str, chunking: str) -> bool:
+        """All chunks of this content, cut this way, are there and nothing else: a crash mid-write fails this
+        test, and so does a store cut by another version of the chunker or another chunk size."""
+        return self.hashes == {content_hash} and self.chunkings == {chunking} and len(self.ids) == self.expected
 
 
 class Store:
@@ -169,6 +171,7 @@ class Store:
             stored = files.setdefault(meta.file, StoredFile(meta.file))
             stored.ids.append(id_)
             stored.hashes.add(meta.content_hash)
+            stored.chunkings.add(meta.chunking)
             stored.expected = meta.file_chunks
             stored.categories[meta.category] += 1
             stored.ingested_at = max(stored.ingested_at, meta.ingested_at)

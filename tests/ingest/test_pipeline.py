@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from chromadb.api.models.Collection import Collection
 
+from ingest.chunker import VERSION as CHUNKER_VERSION
 from ingest.pipeline import forget
 from storage.chunk import ChunkMeta
 from storage.store import Store
@@ -120,6 +121,22 @@ def test_a_csv_category_column_files_its_rows_and_the_classifier_fills_the_blank
         (taxonomy.by_name("pool").code, "record", 1), (taxonomy.by_name("fence").code, "record", 1),
         (taxonomy.by_name("car").code, "classifier", 1), (taxonomy.by_name("pool").code, "classifier", 1),
     ])
+
+
+def test_a_file_cut_another_way_is_cut_again_though_unchanged(ingest, store, docs, tmp_path):
+    """A new chunk size (or a new chunker version, or a store from before the stamp) re-cuts unchanged files."""
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "pool-log.md").write_text("\n\n".join(f"2025-06-{d:02d}: pool chlorine {d} ppm, pH 7.{d % 9}, "
+                                                    "backwashed the filter and emptied the skimmer basket."
+                                                    for d in range(1, 29)), encoding="utf-8")
+    first = ingest(notes)
+    assert ingest(notes).unchanged == first.ingested
+    smaller = ingest(notes, chunk_tokens=64, chunk_overlap=8)
+    assert smaller.ingested == first.ingested and smaller.unchanged == []
+    stored = [meta for _, _, meta in store.chunks()]
+    assert len(stored) > first.chunks_written and {m.chunking for m in stored} == {f"{CHUNKER_VERSION}/64/8"}
+    assert ingest(notes, chunk_tokens=64, chunk_overlap=8).unchanged == first.ingested
 
 
 def test_a_second_run_writes_nothing(ingest, store, docs):

@@ -52,7 +52,7 @@ def search() -> None:
         done = Path("writer.done").exists()
         files = store.files()
         for file in files.values():
-            if len(file.hashes) != 1 or not file.complete(next(iter(file.hashes))):
+            if len(file.hashes) != 1 or not file.complete(next(iter(file.hashes)), next(iter(file.chunkings))):
                 problems.append(f"{file.file}: {len(file.ids)} chunks of {file.expected}, {len(file.hashes)} versions")
         versions: dict[str, set[str]] = {}
         for hit in store.search("pump log", 40):

@@ -124,7 +124,7 @@ def test_one_process_ingests_while_another_searches(tmp_path, settings):
     assert result["problems"] == []
     assert result["snapshots"] >= 3 and len(result["rounds"]) >= 2, f"the reader should see the store change: {result}"
     final = Store(settings).files()
-    assert len(final) == 4 and all(f.complete(next(iter(f.hashes))) for f in final.values())
+    assert len(final) == 4 and all(f.complete(next(iter(f.hashes)), next(iter(f.chunkings))) for f in final.values())
     lines = {line for _, text, _ in Store(settings).chunks() for line in text.splitlines()}
     assert {f"Round 2 of log-{i}." for i in range(4)} <= lines and not any(line.startswith("Round 1") for line in lines)
 
