@@ -123,7 +123,7 @@ def test_a_csv_category_column_files_its_rows_and_the_classifier_fills_the_blank
     ])
 
 
-def test_a_file_cut_another_way_is_cut_again_though_unchanged(ingest, store, docs, tmp_path):
+def test_a_file_cut_another_way_is_cut_again_though_unchanged(ingest, store, tmp_path):
     """A new chunk size (or a new chunker version, or a store from before the stamp) re-cuts unchanged files."""
     notes = tmp_path / "notes"
     notes.mkdir()
