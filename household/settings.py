@@ -91,7 +91,7 @@ class Settings:
     top_k: int = 5
     search_pool: int = 20  # records searched before the reader's ranker keeps the top_k best (<= top_k: no rerank)
     follow_up_confidence: float = 0.5  # a one-topic-word question classified less surely is read as a follow-up
-    follow_up_margin: float = 0.5  # the reader answers a follow-up scoring this far below its threshold
+    follow_up_margin: float = 1.0  # the reader answers a follow-up scoring this far below its threshold
     min_confidence: float = 0.75  # on the calibrated scale: below it retrieval widens to the top 2 (README)
     max_distance: float = 1.2
     min_hits: int = 2
