@@ -57,7 +57,7 @@ class FollowUp:
     query: str  # what was searched: the question made standalone
     carried: bool  # searched under the previous question's category
     switched: bool  # the question named a topic of its own in another category
-    read_as: str = ""  # what the reader answers: the question's own ask, about the earlier topic
+    read_as: str = ""  # what the reader answers: its ask about the earlier topic, or the earlier ask about its own
 
     def as_dict(self) -> dict[str, Any]:
         return {
