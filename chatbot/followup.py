@@ -44,6 +44,9 @@ GENERIC_WORDS = frozenset(tokenize(
 ))
 _REFERENCE_TOKENS = frozenset(tokenize(" ".join(REFERENCE_WORDS))) | REFERENCE_WORDS
 INTERROGATIVE_RE = re.compile(r"\b(who|whom|whose|what|when|where|which|why|how)\b", re.I)
+# Where a question's opening wh-phrase ends: an auxiliary, an article or a possessive ("what pump | does").
+PHRASE_ENDS = frozenset("is are was were do does did has have had can could will would should the a an our my your "
+                        "their".split())
 CONTEXT_TURNS = 2  # the standalone query takes the searched queries of this many earlier turns at most
 EVIDENCE_HITS = 3  # records the topic words are looked up in, to see which category they belong to
 
@@ -81,7 +84,12 @@ def topic_words(question: str) -> list[str]:
 
 
 def refers_back(question: str) -> bool:
-    """Whether the question points at something said before (it, that, they, his...)."""
+    """Whether the question points at something said before (it, that, they, his...). In "and the painter,
+    when are they coming?" the elliptic opening names what "they" are, so only that opening is looked at."""
+    opener = ELLIPSIS_RE.match(question)
+    named, comma, _ = question[opener.end():].partition(",") if opener else ("", "", "")
+    if comma and topic_words(named):
+        question = named
     return bool(set(re.findall(r"[a-z]+", question.lower())) & REFERENCE_WORDS)
 
 
@@ -92,6 +100,13 @@ def is_follow_up(question: str, confidence: float = 1.0, unsure_below: float = 0
         return True
     words = len(topic_words(question))
     return words == 0 or (words == 1 and confidence < unsure_below)
+
+
+def asks_own(question: str) -> bool:
+    """Whether the question asks something of its own ("who did it?", "and the painter, when are they coming?")
+    rather than the earlier question's ask again ("and on weekends?", "what about the pool pump?")."""
+    opener = ELLIPSIS_RE.match(question)
+    return bool(INTERROGATIVE_RE.search(question[opener.end():] if opener else question))
 
 
 def names_other(question: str) -> bool:
@@ -121,15 +136,15 @@ class Resolver:
             return Reading(question, alone, None)
         topic = None if refers_back(question) else self.topic(question)
         taxonomy = self.classifier.taxonomy
+        asks = asks_own(question)
         if topic is not None and topic[0] != previous.code:  # a switch: as sure as its two witnesses
             code, score = topic
-            query = read_as = standalone_query(question, [previous], keep="ask")
+            query = read_as = question if asks else standalone_query(question, [previous], keep="ask")
             prediction = ranked_first(code, alone, taxonomy.by_code(code).name, score)
         elif previous.code is not None:  # carried: as sure as the classifier is of it on the standalone query
             query = standalone_query(question, history.turns[-CONTEXT_TURNS:])
-            asks = bool(INTERROGATIVE_RE.search(question))  # "who did it?" asks its own; "and on weekends?" not
             if names_other(question):  # "and the outside AC unit?": the earlier ask about this topic
-                read_as = standalone_query(question, [previous], keep="ask")
+                read_as = question if asks else standalone_query(question, [previous], keep="ask")
             elif asks:
                 read_as = standalone_query(question, history.turns[-CONTEXT_TURNS:], keep="topic")
             else:
@@ -170,12 +185,28 @@ def standalone_query(question: str, earlier: "list[Exchange]", keep: str = "all"
     parts = []
     for index, text in enumerate([question] + [turn.searched for turn in reversed(earlier)]):
         if keep != "all" and index:
-            text = " ".join(w for w in text.split() if bool(topic_words(w)) == (keep == "topic"))
+            asked = asked_for(text) if keep == "ask" else set()
+            text = " ".join(w for w in text.split() if bool(topic_words(w)) == (keep == "topic") or w in asked)
         words = [w for w in text.split() if w.lower().strip("?.,!") not in seen]
         seen.update(w.lower().strip("?.,!") for w in words)
         if words:
             parts.append(" ".join(words))
     return " ".join(parts)
+
+
+def asked_for(question: str) -> set[str]:
+    """The words after the question's opening "what" or "which", up to its verb or article: what it asks for, though
+    they name a thing ("What pump does the pool have?" asks for a pump, about the pool)."""
+    words = question.split()
+    start = next((i for i, w in enumerate(words) if w.lower() in ("what", "which")), None)
+    if start is None:
+        return set()
+    phrase = []
+    for word in words[start + 1:]:
+        if word.lower().strip("?.,!") in PHRASE_ENDS or not word[-1].isalnum():
+            break
+        phrase.append(word)
+    return set(phrase)
 
 
 def ranked_first(code: str, in_context: Prediction, name: str, confidence: float | None = None) -> Prediction:

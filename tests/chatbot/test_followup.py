@@ -65,6 +65,26 @@ def test_a_topic_switch_moves_to_the_new_category(retriever, taxonomy) -> None:
     assert retrieval.hits[0].category == fountain and "fountain pump" in retrieval.hits[0].text
 
 
+def test_a_switch_keeps_what_the_earlier_question_asked_for_though_it_names_a_thing(retriever, taxonomy) -> None:
+    """"What pump does the pool have?" asks for a pump: "and the fountain?" wants the fountain's pump."""
+    history = _after(retriever, "What pump does the pool have?")
+    retrieval = retrieve(retriever, "And the fountain?", history)
+    assert retrieval.follow_up is not None and retrieval.follow_up.switched
+    assert retrieval.prediction.code == taxonomy.find("fountain").code
+    assert "pump" in retrieval.follow_up.read_as and "pool" not in retrieval.follow_up.read_as
+
+
+def test_an_ellipsis_that_names_what_its_pronoun_means_switches_and_is_read_as_asked(retriever, taxonomy) -> None:
+    """In "and the fountain, when was its pump replaced?" "its" is the fountain's, not the pool pump's: a switch,
+    read and searched as asked."""
+    history = _after(retriever, "When was the pool pump replaced?")
+    question = "And the fountain, when was its pump replaced?"
+    retrieval = retrieve(retriever, question, history)
+    assert retrieval.follow_up is not None and retrieval.follow_up.switched
+    assert retrieval.prediction.code == taxonomy.find("fountain").code
+    assert retrieval.follow_up.read_as == retrieval.follow_up.query == question
+
+
 def test_an_ellipsis_naming_another_thing_of_the_category_is_read_with_the_earlier_ask(retriever) -> None:
     """"And the oven?" after the dishwasher's model number: carried (both appliances), but the reader is asked
     for the oven's model number, not the dishwasher's again."""
