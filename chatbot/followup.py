@@ -10,7 +10,9 @@ the classifier cannot place). It is then
     find agree on another category): a switch, so "and the gutters?" after a tree question moves
     to gutters instead of staying stuck on trees;
   - searched with a standalone query: the question plus what the previous turns searched for, so
-    "how much was that?" searches the pump replacement it refers to.
+    "how much was that?" searches the pump replacement it refers to; a switch takes only the earlier
+    ask ("and the fountain?" after "what pump does the pool have?"), or none when it asks its own
+    ("and the painter, when are they coming?": "they" is the painter, named in the question).
 A question that stands alone is classified and searched alone, exactly as without history.
 """
 
@@ -44,7 +46,7 @@ GENERIC_WORDS = frozenset(tokenize(
 ))
 _REFERENCE_TOKENS = frozenset(tokenize(" ".join(REFERENCE_WORDS))) | REFERENCE_WORDS
 INTERROGATIVE_RE = re.compile(r"\b(who|whom|whose|what|when|where|which|why|how)\b", re.I)
-# Where a question's opening wh-phrase ends: an auxiliary, an article or a possessive ("what pump | does").
+# Where the phrase after "what" or "which" ends: an auxiliary, an article or a possessive ("what pump | does").
 PHRASE_ENDS = frozenset("is are was were do does did has have had can could will would should the a an our my your "
                         "their".split())
 CONTEXT_TURNS = 2  # the standalone query takes the searched queries of this many earlier turns at most
@@ -195,11 +197,12 @@ def standalone_query(question: str, earlier: "list[Exchange]", keep: str = "all"
 
 
 def asked_for(question: str) -> set[str]:
-    """The words after the question's opening "what" or "which", up to its verb or article: what it asks for, though
-    they name a thing ("What pump does the pool have?" asks for a pump, about the pool)."""
+    """The words after the question's first interrogative when it is "what" or "which", up to an auxiliary, article
+    or possessive: what it asks for, though they name a thing ("What pump does the pool have?" asks for a pump,
+    about the pool)."""
     words = question.split()
-    start = next((i for i, w in enumerate(words) if w.lower() in ("what", "which")), None)
-    if start is None:
+    start = next((i for i, w in enumerate(words) if INTERROGATIVE_RE.match(w)), None)
+    if start is None or words[start].lower() not in ("what", "which"):
         return set()
     phrase = []
     for word in words[start + 1:]:
