@@ -13,11 +13,11 @@ from ingest.readers import read
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 HOUSEHOLDS = [*development_households(DATA), DATA / "eval" / "household"]
-ANSWERED = ("qa.jsonl", "time-questions.jsonl")
+ANSWERED = ("qa.jsonl", "time-questions.jsonl", "conversations*.jsonl")  # a conversation's facts: its last turn's
 
 
 def _rows(household: Path) -> list[tuple[str, dict]]:
-    return [(f"{path.name}:{n}", json.loads(line)) for path in map(household.joinpath, ANSWERED) if path.exists()
+    return [(f"{path.name}:{n}", json.loads(line)) for pattern in ANSWERED for path in sorted(household.glob(pattern))
             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if line.strip()]
 
 
