@@ -9,7 +9,7 @@ import pytest
 
 from chatbot.assistant import Assistant
 from chatbot.conversation import Conversation, Exchange, estimate_tokens, prompt_budget
-from chatbot.followup import is_follow_up, retrieve
+from chatbot.followup import asks_own, is_follow_up, refers_back, retrieve
 from chatbot.reader import Reader
 from chatbot.retrieval import Retriever
 from chatbot.ui.turn import Turn, save_correction
@@ -30,6 +30,17 @@ def test_questions_that_lean_on_the_turn_before_are_follow_ups(question: str) ->
 ])
 def test_questions_with_a_topic_of_their_own_stand_alone(question: str) -> None:
     assert not is_follow_up(question)
+
+
+@pytest.mark.parametrize(("question", "own", "back"), [
+    ("Who did it?", True, True), ("And the painter, when are they coming?", True, False),
+    ("What about the pool pump?", False, False), ("And on weekends?", False, False),
+    ("And that fence estimate, how long is it good for?", True, True),
+])
+def test_a_follow_up_asks_its_own_after_the_ellipsis_and_its_pronoun_may_mean_what_it_names(
+    question: str, own: bool, back: bool
+) -> None:
+    assert asks_own(question) is own and refers_back(question) is back
 
 
 @pytest.fixture
