@@ -24,6 +24,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from chatbot.retrieval import tokenize
+from chatbot.timeframe import time_words
 from classifier.prediction import Prediction
 
 if TYPE_CHECKING:
@@ -181,19 +182,28 @@ def standalone_query(question: str, earlier: "list[Exchange]", keep: str = "all"
     keep="ask" (a topic switch) keeps only what the earlier turns asked (how much, when, who), not
     their topic or dates: "and the fountain pump?" after "how much did the pool pump cost in 2024?"
     searches "how much did the cost" about the fountain pump, not the pool pump of 2024. keep="topic"
-    keeps only their topic words, for a follow-up that asks its own question ("who did it?").
+    keeps only their topic words and the time they name ("this year", "last"), for a follow-up that asks its own
+    question ("who did it?"); a follow-up that names its own time ("and in 2023?") drops theirs.
     """
     seen: set[str] = set()
     parts = []
+    own_time = bool(time_words(question))
     for index, text in enumerate([question] + [turn.searched for turn in reversed(earlier)]):
-        if keep != "all" and index:
-            asked = asked_for(text) if keep == "ask" else set()
-            text = " ".join(w for w in text.split() if bool(topic_words(w)) == (keep == "topic") or w in asked)
-        words = [w for w in text.split() if w.lower().strip("?.,!") not in seen]
-        seen.update(w.lower().strip("?.,!") for w in words)
+        if keep == "ask" and index:
+            asked = {_bare(w) for w in asked_for(text)}
+            text = " ".join(w for w in text.split() if not topic_words(w) or _bare(w) in asked)
+        elif keep == "topic" and index:
+            times = time_words(text)
+            text = " ".join(w for w in text.split() if (not own_time if _bare(w) in times else topic_words(w)))
+        words = [w for w in text.split() if _bare(w) not in seen]
+        seen.update(map(_bare, words))
         if words:
             parts.append(" ".join(words))
     return " ".join(parts)
+
+
+def _bare(word: str) -> str:
+    return word.lower().strip("?.,!")
 
 
 def asked_for(question: str) -> set[str]:

@@ -95,6 +95,15 @@ def parse(question: str, today: date, moved_in: date | None = None) -> TimeFrame
     return TimeFrame(today, start, end, order)
 
 
+def time_words(question: str) -> set[str]:
+    """The words of the question that name its time ("this year", "last", "in 2024", "next"): what a follow-up
+    that names none of its own ("who was doing it?") keeps of the earlier question's."""
+    text = question.lower()
+    found = [m for pattern in (MOVED_IN, SEASON, RELATIVE, YEAR, MONTH_WORD, NEXT, EARLIEST, LATEST)
+             if (m := pattern.search(text))]
+    return {word for m in found for word in re.findall(r"[a-z0-9-]+", m.group(0))}
+
+
 def _period(text: str, today: date, moved_in: date | None) -> tuple[date | None, date | None]:
     if (match := MOVED_IN.search(text)) and moved_in is not None:
         return (None, moved_in - timedelta(days=1)) if match.group(1) == "before" else (moved_in, None)

@@ -9,7 +9,7 @@ import pytest
 
 from chatbot.assistant import Assistant
 from chatbot.conversation import Conversation, Exchange, estimate_tokens, prompt_budget
-from chatbot.followup import asks_own, is_follow_up, refers_back, retrieve
+from chatbot.followup import asks_own, is_follow_up, refers_back, retrieve, standalone_query
 from chatbot.reader import Reader
 from chatbot.retrieval import Retriever
 from chatbot.ui.turn import Turn, save_correction
@@ -104,6 +104,20 @@ def test_an_ellipsis_naming_another_thing_of_the_category_is_read_with_the_earli
     assert follow_up is not None and follow_up.carried
     assert "oven" in follow_up.read_as and "model number" in follow_up.read_as
     assert "dishwasher" not in follow_up.read_as
+
+
+@pytest.mark.parametrize(("earlier", "question", "kept", "dropped"), [
+    ("When was the Navien flush scheduled this year?", "Who was doing it?", ["this year"], []),
+    ("When did Ziggy last see the vet?", "How much was that visit?", ["last"], []),
+    ("What did the arborist do to the fir in 2024?", "And in 2023, who did it?", ["fir"], ["2024"]),
+])
+def test_a_follow_up_asking_its_own_keeps_the_earlier_time_unless_it_names_one(
+    earlier: str, question: str, kept: list[str], dropped: list[str],
+) -> None:
+    """"Who was doing it?" after a question about this year's flush asks about this year's, not any year's."""
+    read_as = standalone_query(question, [Exchange(earlier, "GI")], keep="topic")
+    assert read_as.startswith(question)
+    assert all(words in read_as for words in kept) and not any(words in read_as for words in dropped)
 
 
 def test_a_question_with_its_own_topic_is_read_alone_despite_the_history(retriever, taxonomy) -> None:
