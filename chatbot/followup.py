@@ -47,6 +47,7 @@ GENERIC_WORDS = frozenset(tokenize(
 ))
 _REFERENCE_TOKENS = frozenset(tokenize(" ".join(REFERENCE_WORDS))) | REFERENCE_WORDS
 INTERROGATIVE_RE = re.compile(r"\b(who|whom|whose|what|when|where|which|why|how)\b", re.I)
+YES_NO_RE = re.compile(r"^\W*(do|does|did|is|are|was|were|can|could|will|would|has|have|had|should)\b", re.I)
 # Where the phrase after "what" or "which" ends: an auxiliary, an article or a possessive ("what pump | does").
 PHRASE_ENDS = frozenset("is are was were do does did has have had can could will would should the a an our my your "
                         "their".split())
@@ -106,10 +107,12 @@ def is_follow_up(question: str, confidence: float = 1.0, unsure_below: float = 0
 
 
 def asks_own(question: str) -> bool:
-    """Whether the question asks something of its own ("who did it?", "and the painter, when are they coming?")
-    rather than the earlier question's ask again ("and on weekends?", "what about the pool pump?")."""
+    """Whether the question asks something of its own ("who did it?", "and the painter, when are they coming?",
+    "does that come with a warranty?") rather than the earlier question's ask again ("and on weekends?", "what
+    about the pool pump?")."""
     opener = ELLIPSIS_RE.match(question)
-    return bool(INTERROGATIVE_RE.search(question[opener.end():] if opener else question))
+    rest = question[opener.end():] if opener else question
+    return bool(INTERROGATIVE_RE.search(rest) or YES_NO_RE.match(rest))
 
 
 def names_other(question: str) -> bool:

@@ -36,6 +36,7 @@ def test_questions_with_a_topic_of_their_own_stand_alone(question: str) -> None:
     ("Who did it?", True, True), ("And the painter, when are they coming?", True, False),
     ("What about the pool pump?", False, False), ("And on weekends?", False, False),
     ("And that fence estimate, how long is it good for?", True, True),
+    ("Does that come with any warranty?", True, True), ("And is it still covered?", True, True),
 ])
 def test_a_follow_up_asks_its_own_after_the_ellipsis_and_its_pronoun_may_mean_what_it_names(
     question: str, own: bool, back: bool
