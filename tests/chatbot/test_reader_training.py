@@ -67,6 +67,18 @@ def test_how_much_of_a_thing_asks_for_a_quantity_and_how_much_alone_for_money(qu
     assert wanted(question) & {"amount", "quantity"} == kinds
 
 
+@pytest.mark.parametrize(("question", "kinds"), [
+    ("what part did they replace?", {"code"}), ("hot tub filter part #", {"code"}),
+    ("How long is that part covered?", {"duration"}), ("What do we feed the sourdough starter?", set()),
+    ("what was the late fee", {"amount"}), ("What did we buy at Costco most recently?", set()),
+    ("When was the EV charger put in?", {"date"}), ("what did they charge", {"amount"}),
+])
+def test_a_word_asks_for_a_kind_only_where_it_asks(question: str, kinds: set[str]) -> None:
+    """"that part" names a thing (how long is it covered?); "what part" asks for a part number. A feed is no fee,
+    Costco no cost, a charger no charge."""
+    assert wanted(question) == kinds
+
+
 def test_the_unit_is_read_under_its_heading(embedder) -> None:
     """The same line under two headings: the one whose heading the question names is the closer match."""
     rows = features("total for the fridge repair?", [Unit("Total: $352.60", 1, "", "", "Fridge repair invoice"),
