@@ -94,15 +94,15 @@ def wanted(question: str) -> set[str]:
         kinds.add("date")
     if re.search(r"what time|\bwhat hour", q):
         kinds.add("time")
-    if re.search(r"how much(?! (?!" + MONEY_NEXT + r")[a-z])|\btotal\b|\bcost(?:s|ing)?\b|\bprice|\bcharge[sd]?\b|\bpay|\bpaid|\bfees?\b"
-                 r"|\bdues|\bquote|\bspend|\bspent|\bcopay", q):
+    if re.search(r"how much(?! (?!" + MONEY_NEXT + r")[a-z])|\btotal\b|\bcost(?:s|ing)?\b|\bprice|\bcharge[sd]?\b"
+                 r"|\bpay|\bpaid|\bfees?\b|\bdues|\bquote|\bspend|\bspent|\bcopay", q):
         kinds.add("amount")
     if re.search(r"\bphone\b|\bcall\b|number (?:for|of) (?!the (?:model|part))|'s number|s number\b"
                  r"|\b(?:his|her|their) number"
                  r"|\bnumber\b(?!.*\bmodel)(?=.*\b(?:vet|manager|company|arborist|plumber|doctor|office|tech)\b)", q):
         kinds.add("phone")
-    if re.search(r"\bmodel\b|\b(?:what|which) part\b|\bparts? (?:numbers?|no\b|#)|\bserial\b|\bclaim\b|\bpermit\b|\bpolicy number|\binvoice\b|\bmember id"
-                 r"|\baccount number|\bcase number|\bconfirmation|\border number|\bticket|\breference number", q):
+    if re.search(r"\bmodel\b|\b(?:what|which) part\b|\bparts? (?:numbers?|no\b|#)|\bserial\b|\bclaim\b|\bpermit\b"
+                 r"|\bpolicy number|\binvoice\b|\bmember id|\baccount number|\bcase number|\bconfirmation|\border number|\bticket|\breference number", q):
         kinds.add("code")
     if re.search(r"\bwho\b|\bwhich company|\bwhat company|\bwhose\b|\bname\b", q):
         kinds.add("person")
