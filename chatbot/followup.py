@@ -197,7 +197,7 @@ def standalone_query(question: str, earlier: "list[Exchange]", keep: str = "all"
             text = " ".join(w for w in text.split() if not topic_words(w) or _bare(w) in asked)
         elif keep == "topic" and index:
             times = time_words(text)
-            text = " ".join(w for w in text.split() if (not own_time if _bare(w) in times else topic_words(w)))
+            text = " ".join(w for w in text.split() if (not own_time if _bare(w) in times else bool(topic_words(w))))
         words = [w for w in text.split() if _bare(w) not in seen]
         seen.update(map(_bare, words))
         if words:

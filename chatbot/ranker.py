@@ -102,7 +102,8 @@ def wanted(question: str) -> set[str]:
                  r"|\bnumber\b(?!.*\bmodel)(?=.*\b(?:vet|manager|company|arborist|plumber|doctor|office|tech)\b)", q):
         kinds.add("phone")
     if re.search(r"\bmodel\b|\b(?:what|which) part\b|\bparts? (?:numbers?|no\b|#)|\bserial\b|\bclaim\b|\bpermit\b"
-                 r"|\bpolicy number|\binvoice\b|\bmember id|\baccount number|\bcase number|\bconfirmation|\border number|\bticket|\breference number", q):
+                 r"|\bpolicy number|\binvoice\b|\bmember id|\baccount number|\bcase number|\bconfirmation|\border number"
+                 r"|\bticket|\breference number", q):
         kinds.add("code")
     if re.search(r"\bwho\b|\bwhich company|\bwhat company|\bwhose\b|\bname\b", q):
         kinds.add("person")
