@@ -193,7 +193,7 @@ def standalone_query(question: str, earlier: "list[Exchange]", keep: str = "all"
     own_time = bool(time_words(question))
     for index, text in enumerate([question] + [turn.searched for turn in reversed(earlier)]):
         if keep == "ask" and index:
-            asked = {_bare(w) for w in asked_for(text)}
+            asked = asked_for(text)
             text = " ".join(w for w in text.split() if not topic_words(w) or _bare(w) in asked)
         elif keep == "topic" and index:
             times = time_words(text)
@@ -211,18 +211,18 @@ def _bare(word: str) -> str:
 
 def asked_for(question: str) -> set[str]:
     """The words after the question's first interrogative when it is "what" or "which", up to an auxiliary, article
-    or possessive: what it asks for, though they name a thing ("What pump does the pool have?" asks for a pump,
+    or possessive, lower-cased: what it asks for, though they name a thing ("What pump does the pool have?" asks for a pump,
     about the pool)."""
     words = question.split()
     start = next((i for i, w in enumerate(words) if INTERROGATIVE_RE.match(w)), None)
     if start is None or words[start].lower() not in ("what", "which"):
         return set()
-    phrase = []
+    phrase = set()
     for word in words[start + 1:]:
-        if word.lower().strip("?.,!") in PHRASE_ENDS or not word[-1].isalnum():
+        if _bare(word) in PHRASE_ENDS or not word[-1].isalnum():
             break
-        phrase.append(word)
-    return set(phrase)
+        phrase.add(_bare(word))
+    return phrase
 
 
 def ranked_first(code: str, in_context: Prediction, name: str, confidence: float | None = None) -> Prediction:
