@@ -1,9 +1,10 @@
 """Section: time to an answer, question to last piece, classification and retrieval included.
 
-The sample household (data/household) is ingested into a store of its own; the product's path
-(`Assistant.retrieve` then `Assistant.answer`, the default classifier) answers the first
-`questions` QA questions and as many unanswerable ones with the offline reader, and a few with
-SmolLM2 generating (`generator_backend = transformers`), the alternative the reader replaced.
+The sample household (data/household; in a smoke test only the files of its questions) is ingested
+into a store of its own; the product's path (`Assistant.retrieve` then `Assistant.answer`, the
+default classifier) answers the first `questions` QA questions and as many unanswerable ones with
+the offline reader, and a few with SmolLM2 generating (`generator_backend = transformers`), the
+alternative the reader replaced.
 Accuracy and abstention ride along, so a faster reader that got worse would show.
 """
 
@@ -28,11 +29,12 @@ def run(ws: Workspace) -> Section:
     settings = ws.settings_for("answers")
     corpus = settings.corpus_dir
     classifier = ws.embedding
-    store = Store(settings, ws.embedder)
-    ws.say(f"ingesting {corpus} for the answer benchmark")
-    Pipeline(settings, store, CategoryAssigner(settings, ws.taxonomy, classifier=classifier)).run([corpus])
     rows = load_qa(corpus / "qa.jsonl", ws.taxonomy)[: ws.sizes.questions]
     unanswerable = load_unanswerable(corpus / "unanswerable.jsonl")[: ws.sizes.questions]
+    store = Store(settings, ws.embedder)
+    paths = ws.corpus_paths(corpus, [qa.doc for qa in rows])
+    ws.say(f"ingesting {len(paths)} path(s) under {corpus} for the answer benchmark")
+    Pipeline(settings, store, CategoryAssigner(settings, ws.taxonomy, classifier=classifier)).run(paths)
     figures = {}
     for backend, questions, nothing in (("reader", rows, unanswerable), ("transformers", rows[:GENERATED], [])):
         assistant = Assistant(settings.replace(generator_backend=backend), ws.taxonomy, classifier=classifier,

@@ -1,11 +1,11 @@
 """Section 5: peak memory (RSS) of `household ask` and of `household ui` answering one question.
 
-Both run as real subprocesses on a store holding the sample corpus, offline profile: `ask` to
-completion; the UI server started with `household ui` and asked one question through the page
-in Debian's chromium (Playwright). A peak is the kernel's high-water mark of resident memory
-(VmHWM), read while the process lives, summed over the UI server's process tree. The
-alternative is the floor any in-process design pays: an interpreter that has only imported the
-libraries.
+Both run as real subprocesses on a store holding the sample corpus (in a smoke test, the file of
+the question), offline profile: `ask` to completion; the UI server started with `household ui` and
+asked one question through the page in Debian's chromium (Playwright). A peak is the kernel's
+high-water mark of resident memory (VmHWM), read while the process lives, summed over the UI
+server's process tree. The alternative is the floor any in-process design pays: an interpreter
+that has only imported the libraries.
 """
 
 from __future__ import annotations
@@ -150,23 +150,26 @@ def product_classifier(ws: Workspace) -> str:
     return f"{active.info.selection.winner} ({active.version} is active)"
 
 
-def question(ws: Workspace) -> str:
-    qa = ws.settings.corpus_dir / "qa.jsonl"
+def question(ws: Workspace) -> tuple[str, list[Path]]:
+    """The question both processes answer (the corpus's first QA row), and what to ingest for it."""
+    corpus = ws.settings.corpus_dir
+    qa = corpus / "qa.jsonl"
     if qa.exists():
-        return json.loads(qa.read_text(encoding="utf-8").splitlines()[0])["question"]
-    return ws.split.test[0].question
+        row = json.loads(qa.read_text(encoding="utf-8").splitlines()[0])
+        return row["question"], ws.corpus_paths(corpus, [row["doc"]])
+    return ws.split.test[0].question, [corpus]
 
 
 def run(ws: Workspace) -> Section:
     section = Section("memory", "5. Peak memory (RSS), offline profile")
-    ws.say(f"memory: ingesting {ws.settings.corpus_dir.name} into the run's store")
+    asked, paths = question(ws)
+    ws.say(f"memory: ingesting {len(paths)} path(s) under {ws.settings.corpus_dir} into the run's store")
     store = Store(ws.settings, ws.embedder)
     Pipeline(ws.settings, store, CategoryAssigner(ws.settings, ws.taxonomy, classifier=ws.embedding)).run(
-        [ws.settings.corpus_dir], progress=True
+        paths, progress=True
     )
     extra: dict[str, Any] = {"max_new_tokens": ws.sizes.answer_tokens} if ws.sizes.answer_tokens else {}
     env = ws.env(**extra)
-    asked = question(ws)
     ws.say("memory: an interpreter with the libraries imported (the floor)")
     floor, _, _ = peak_of_run([sys.executable, "-c", IMPORTS], env, ws.root, ws.root / "floor.log")
     ws.say(f"memory: household ask {asked!r}")

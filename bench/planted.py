@@ -150,12 +150,11 @@ def run(ws: Workspace) -> Section:
     settings = ws.settings_for("planted")
     corpus_dir = settings.corpus_dir
     rows = load_qa(corpus_dir / "qa.jsonl", ws.taxonomy)
-    quick = ws.sizes.queries < 10
-    if quick:  # the smoke test: a few questions over their own files only
+    if ws.smoke:  # a few questions over their own files only
         rows = rows[: ws.sizes.queries]
-    paths = sorted({corpus_dir / qa.doc for qa in rows}) if quick else [corpus_dir]
+    paths = ws.corpus_paths(corpus_dir, [qa.doc for qa in rows])
     store = Store(settings, ws.embedder)
-    ws.say(f"planted: ingesting {'the files of ' + str(len(rows)) + ' questions' if quick else corpus_dir}")
+    ws.say(f"planted: ingesting {len(paths)} path(s) under {corpus_dir}")
     Pipeline(settings, store, CategoryAssigner(settings, ws.taxonomy, classifier=ws.embedding)).run(paths)
     corpus = [(text, meta) for _, text, meta in store.chunks()]
     rerank = Reader.from_settings(settings, ws.embedder).rerank  # the product's search: a pool, reranked

@@ -102,6 +102,15 @@ class Workspace:
         (data_dir / "cache").symlink_to(self.settings.cache_dir.resolve(), target_is_directory=True)
         return self.settings.replace(data_dir=data_dir)
 
+    @property
+    def smoke(self) -> bool:
+        """A `--quick` run (fewer than 10 timed queries): the figures mean little, only that every step runs."""
+        return self.sizes.queries < 10
+
+    def corpus_paths(self, corpus_dir: Path, docs: list[str]) -> list[Path]:
+        """What a section ingests: the whole corpus, or in a smoke test only the files `docs` names."""
+        return sorted({corpus_dir / doc for doc in docs}) if self.smoke else [corpus_dir]
+
     def env(self, **settings: Any) -> dict[str, str]:
         """The environment a `household` subprocess gets: this run's data dir, offline, plus HOUSEHOLD_* overrides."""
         env = {k: v for k, v in os.environ.items() if k != "HOUSEHOLD_CONFIG"}

@@ -40,38 +40,51 @@ def tiny_model_dir(tiny_lm, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def small_questions(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The first few paraphrase groups of every category file of data/questions."""
-    folder = tmp_path_factory.mktemp("questions")
-    for source in sorted((REPO / "data" / "questions").glob("*.jsonl")):
+def _first_groups(source: Path, folder: Path, groups_per_file: int) -> Path:
+    """Copy the first few paraphrase groups of every .jsonl file of `source` into `folder`."""
+    for path in sorted(source.glob("*.jsonl")):
         groups: dict[str, list[str]] = defaultdict(list)
-        for line in source.read_text(encoding="utf-8").splitlines():
+        for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 groups[json.loads(line)["group_id"]].append(line)
-        kept = [line for group in sorted(groups)[:GROUPS_PER_CATEGORY] for line in groups[group]]
-        (folder / source.name).write_text("\n".join(kept) + "\n", encoding="utf-8")
+        kept = [line for group in sorted(groups)[:groups_per_file] for line in groups[group]]
+        (folder / path.name).write_text("\n".join(kept) + "\n", encoding="utf-8")
     return folder
 
 
+@pytest.fixture(scope="session")
+def small_questions(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first few paraphrase groups of every category file of data/questions."""
+    return _first_groups(REPO / "data" / "questions", tmp_path_factory.mktemp("questions"), GROUPS_PER_CATEGORY)
+
+
+@pytest.fixture(scope="session")
+def small_extra(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One group per file of data/questions-extra: the training-only path runs, on ~60 questions not 2,500."""
+    return _first_groups(REPO / "data" / "questions-extra", tmp_path_factory.mktemp("questions-extra"), 1)
+
+
 @pytest.fixture
-def tiny_settings(settings: Settings, tiny_model_dir: Path, small_questions: Path, monkeypatch) -> Settings:
+def tiny_settings(settings: Settings, tiny_model_dir: Path, small_questions: Path, small_extra: Path,
+                  monkeypatch) -> Settings:
     """Settings (and environment, for CLI tests) that train the tiny model on the small dataset."""
     monkeypatch.setenv("HOUSEHOLD_CLASSIFIER_MODEL", str(tiny_model_dir))
     monkeypatch.setenv("HOUSEHOLD_QUESTIONS_DIR", str(small_questions))
+    monkeypatch.setenv("HOUSEHOLD_EXTRA_QUESTIONS_DIR", str(small_extra))
     return Settings.load()
 
 
 @pytest.fixture(scope="session")
 def trained_models(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path, small_questions: Path,
-                   model_cache: Path) -> Path:
+                   small_extra: Path, model_cache: Path) -> Path:
     """One real `finetune` run of the tiny model (v0001, active), done once; tests copy its models folder."""
     from finetune.run import finetune
     from household.taxonomy import Taxonomy
 
     data_dir = tmp_path_factory.mktemp("trained")
     (data_dir / "cache").symlink_to(model_cache, target_is_directory=True)
-    settings = Settings(data_dir=data_dir, classifier_model=str(tiny_model_dir), questions_dir=small_questions)
+    settings = Settings(data_dir=data_dir, classifier_model=str(tiny_model_dir), questions_dir=small_questions,
+                        extra_questions_dir=small_extra)
     finetune(settings, Taxonomy.load(settings.taxonomy_file), _quick(), progress=False, latency_sample=2)
     return settings.models_dir
 
