@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from chatbot.facts import AMOUNT, CLOCK, ISO_DATE, MONTH_DAY_YEAR, MONTHS, PHONE, SLASH_DATE, TIME, _is_code, fact_tokens
-from chatbot.retrieval import tokenize
+from chatbot.retrieval import edits, tokenize
 from chatbot.timeframe import Span, TimeFrame, dates_in, parse
 from household.errors import DataError
 
@@ -36,6 +36,9 @@ Embed = Callable[[list[str]], np.ndarray]  # texts -> unit-normalised vectors, o
 
 KINDS = ("date", "time", "amount", "phone", "code", "person", "quantity", "duration", "temperature")
 HARD_KINDS = frozenset({"date", "time", "amount", "phone", "code"})
+# Longer than the search's MIN_CORRECTED: here a false correction ("termit" read as "permit") makes a
+# question about a thing no record holds look answered, which costs more than a wasted search candidate.
+MIN_RESPELL = 7
 FEATURES = (
     "lex_unit", "lex_section", "exact_unit", "fit", "hard_missing", "no_kind", "cos_unit", "cos_heading",
     "cos_unit_best", "inv_rank", "top_record", "year_match", "year_miss", "month_miss", "slot_miss", "total",
@@ -151,6 +154,14 @@ def covered(term: str, tokens: set[str]) -> bool:
                for token in tokens)
 
 
+def respell(term: str, vocabulary: set[str]) -> str:
+    """A question word found in no record, read as the record word one typing slip away ("fountian" ->
+    "fountain", "pediatritian" -> "pediatrician"), as the search reads it (`_Snapshot.spelling`)."""
+    if len(term) < MIN_RESPELL or not term.isalpha() or covered(term, vocabulary):
+        return term
+    return min(edits(term) & vocabulary, default=term)
+
+
 def is_topic(term: str) -> bool:
     """A word naming a thing (septic, piano, warranty), not a function word or a verb of the question."""
     return term.isalpha() and len(term) >= 3 and term not in FUNCTION
@@ -166,22 +177,22 @@ def features(question: str, candidates: Sequence[Unit], embed: Embed, today: dat
     if not candidates:
         return np.zeros((0, len(FEATURES)))
     today = today or date.today()
-    terms = question_terms(question)
     unit_tokens = [set(tokenize(u.text)) for u in candidates]
     section_tokens = [set(tokenize(u.section)) | own for u, own in zip(candidates, unit_tokens, strict=True)]
+    everywhere = set().union(*section_tokens)
+    terms = list(dict.fromkeys(respell(t, everywhere) for t in question_terms(question)))
     idf = {t: math.log(1 + len(candidates) / (1 + sum(covered(t, s) for s in section_tokens))) + 0.2 for t in terms}
     total = sum(idf.values()) or 1.0
     kinds, years = wanted(question), set(re.findall(r"\b(?:19|20)\d{2}\b", question))
     months = {MONTHS[t[:3]] for t in re.findall(r"[a-z]+", question.lower()) if t in MONTH_NAMES}
     hard = kinds & HARD_KINDS
-    slot = next((t for t in tokenize(" ".join(SLOT.findall(question))) if t.isalpha() and len(t) >= 3
-                 and t not in GENERIC), None)
+    slot = next((respell(t, everywhere) for t in tokenize(" ".join(SLOT.findall(question)))
+                 if t.isalpha() and len(t) >= 3 and t not in GENERIC), None)
     vectors = embed([question] + [u.text for u in candidates] + [u.heading for u in candidates]  # headings repeat
                     + [f"{u.heading}: {u.text}" for u in candidates])
     q, n = vectors[0], len(candidates)
     cos_unit, cos_heading, cos_context = (vectors[1 + i * n: 1 + (i + 1) * n] @ q for i in range(3))
     lex_section = [sum(idf[t] for t in terms if covered(t, s)) / total for s in section_tokens]
-    everywhere = set().union(*section_tokens)
     topics = [t for t in terms if is_topic(t)]
     missing = sum(not covered(t, everywhere) for t in topics) / (len(topics) or 1)  # septic: in no record at all
     frame = parse(question, today)

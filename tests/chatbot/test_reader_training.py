@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from chatbot.ranker import FEATURES, RankerModel, features, kinds_in, wanted
+from chatbot.ranker import FEATURES, RankerModel, features, kinds_in, respell, wanted
 from chatbot.reader import Reader, Unit
 from chatbot.reader_training import Example, fit, score
 from cli.main import main
@@ -45,6 +45,26 @@ def test_the_latest_entry_is_the_newest_about_the_questions_topic_not_about_its_
     rows = features("when did the pool guy last come out", reader_units, Reader(embedder, _model()).embed,
                     today=date(2026, 7, 1))
     assert list(_column(rows, "ordered")) == [0.5, 1.0, 0.0]  # "came out" names no entry of the pool
+
+
+@pytest.mark.parametrize(("typed", "spelt"), [
+    ("fountian", "fountain"), ("algecide", "algaecide"), ("dishwaher", "dishwasher"), ("pediatritian", "pediatrician"),
+])
+def test_a_word_typed_with_one_slip_reads_as_the_records_word(typed: str, spelt: str, embedder) -> None:
+    reader_units = [_unit(f"The {spelt} was serviced on 2025-05-02 for $80"), _unit("The gutters were cleaned")]
+    embed = Reader(embedder, _model()).embed
+    rows = features(f"how much was the {typed} service?", reader_units, embed)
+    right = features(f"how much was the {spelt} service?", reader_units, embed)
+    for name in ("lex_unit", "unit_topics", "missing_topics"):
+        assert list(_column(rows, name)) == list(_column(right, name)), name
+    assert respell(typed, {spelt}) == spelt
+
+
+def test_a_short_or_found_word_is_never_respelt() -> None:
+    assert respell("mouse", {"house"}) == "mouse"  # too short to tell a slip from another word
+    assert respell("termit", {"permit"}) == "termit"  # "termite" as tokenize folds it
+    assert respell("lights", {"nights", "lights"}) == "lights"
+    assert respell("fountian", {"mountain"}) == "fountian"  # two letters away
 
 
 @pytest.mark.parametrize(("question", "kind"), [
