@@ -82,7 +82,7 @@ TWO_PART = re.compile(r"\band (?:who|what|when|how|which|where)\b|\bname and\b|\
 STRUCTURED = re.compile(r"^(?:[A-Za-z][\w /&().,'-]{0,40}?(?::\s|\s\|\s)|[a-z_]+: |\|)")
 KEY = re.compile(r"^(?:[-*•]\s+|\|\s*)?([A-Za-z][\w /&().,'-]{0,40}?)\s*(?::\s|\|)")
 FIELD_ROW = re.compile(r"^[a-z_]+: .*; [a-z_]+: ")  # a CSV row: its keys are the file's columns, the same on every row
-ID_NUMBER = re.compile(r"(?<![\d$.,-])\d{6,}(?![\d,.-])")  # case 55012947: a long bare number is an identifier
+ID_NUMBER = re.compile(r"(?<![\d$.,-])\d{6,}(?![\d-]|[,.]\d)")  # case 55012947: a long bare number is an identifier
 # After "how much", these words ask for money ("how much did it cost", "how much for"); a noun asks for a quantity
 # ("how much vinegar", "how much dog food").
 MONEY_NEXT = r"(?:did|was|were|is|are|will|would|should|could|does|do|has|have|had|to|for|more|extra|total|of|we|i|it|that|this|they|the)\b"

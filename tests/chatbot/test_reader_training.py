@@ -76,6 +76,7 @@ def test_the_kind_of_fact_asked_for_is_seen_in_the_question_and_in_the_record(qu
               "duration": "zone: 4; name: Back lawn; minutes: 30"}[kind]
     assert kind in wanted(question) and kind in kinds_in(record)
     assert "code" not in kinds_in("Paid $1,250,000.00 on 2025-06-14")  # an amount or a date is no identifier
+    assert "code" in kinds_in("Health: Cascadia PPO, member ID CHP 66104829, group 55710")  # a comma ends it
 
 
 @pytest.mark.parametrize(("question", "kinds"), [
