@@ -21,7 +21,8 @@ TIME = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*([ap])\.?m\.?(?![a-z])", re.IGNOR
 CLOCK = re.compile(r"\b([01]?\d|2[0-3]):([0-5]\d)\b")
 AMOUNT = re.compile(r"\$\s*(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?")
 PHONE = re.compile(r"(?:\(\d{3}\)\s?|\b\d{3}[-. ])?\b\d{3}[-.]\d{4}\b")
-DIGIT_CODE = re.compile(r"\b\d{2,}(?:-\d{2,})+\b")  # 512-55107: a number no date or phone pattern explains
+# 512-55107: a number no date or phone pattern explains; not the tail of a lettered code (PL-7781-2025)
+DIGIT_CODE = re.compile(r"(?<![\w-])\d{2,}(?:-\d{2,})+\b")
 CODE = re.compile(r"\b(?=[A-Za-z0-9-]*\d)(?=[A-Za-z0-9-]*[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*\b")
 _UNITS = {"mfd", "psi", "gpm", "gph", "ppm", "va", "mph", "am", "pm", "th", "st", "nd", "rd", "x"}
 

@@ -100,14 +100,15 @@ def wanted(question: str) -> set[str]:
     if re.search(r"how much(?! (?!" + MONEY_NEXT + r")[a-z])|\btotal\b|\bcost(?:s|ing)?\b|\bprice|\bcharge[sd]?\b"
                  r"|\bpay|\bpaid|\bfees?\b|\bdues|\bquote|\bspend|\bspent|\bcopay", q):
         kinds.add("amount")
-    if re.search(r"\bphone\b|\bcall\b|number (?:for|of) (?!the (?:model|part))|'s number|s number\b"
-                 r"|\b(?:his|her|their) number"
-                 r"|\bnumber\b(?!.*\bmodel)(?=.*\b(?:vet|manager|company|arborist|plumber|doctor|office|tech)\b)", q):
-        kinds.add("phone")
-    if re.search(r"\bmodel\b|\b(?:what|which) part\b|\bparts? (?:numbers?|no\b|#)|\bserial\b|\bclaim\b|\bpermit\b"
-                 r"|\bpolicy number|\binvoice\b|\bmember id|\baccount number|\bcase number|\bconfirmation|\border number"
-                 r"|\bticket|\breference number", q):
+    code = re.search(r"\bmodel\b|\b(?:what|which) part\b|\bparts? (?:numbers?|no\b|#)|\bserial\b|\bclaim\b|\bpermit\b"
+                     r"|\bpolicy number|\binvoice\b|\bmember id|\baccount number|\bcase number|\bconfirmation"
+                     r"|\border number|\bticket|\breference number", q)
+    if code:
         kinds.add("code")
+    # "the number for the plumber" is a phone; "the claim number for the window" is not
+    if re.search(r"\bphone\b|\bcall\b|'s number|s number\b|\b(?:his|her|their) number", q) or not code and re.search(
+            r"number (?:for|of) |\bnumber\b(?=.*\b(?:vet|manager|company|arborist|plumber|doctor|office|tech)\b)", q):
+        kinds.add("phone")
     if re.search(r"\bwho\b|\bwhich company|\bwhat company|\bwhose\b|\bname\b", q):
         kinds.add("person")
     if re.search(r"how many|what size|what voltage|how big|how far|what pressure|how deep|at what"

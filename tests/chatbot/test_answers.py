@@ -32,6 +32,8 @@ def test_dates_and_amounts_written_another_way_match() -> None:
 def test_fact_tokens_are_dates_amounts_phones_and_part_numbers() -> None:
     text = "On 2024-12-09 part WB44T10011 cost $246.50; call (512) 555-0184 before 5 PM, 20x25x4 filter, 35 gallons."
     assert fact_tokens(text) == ["2024-12-09", "WB44T10011", "$246.50", "(512) 555-0184", "5 PM", "20x25x4"]
+    assert fact_tokens("claim PL-7781-2025, permit BP-2024-11873, ref 512-55107") == [
+        "PL-7781-2025", "BP-2024-11873", "512-55107"]  # a lettered code whole, not its digits alone
 
 
 def test_groundedness_flags_an_invented_date() -> None:

@@ -93,10 +93,12 @@ def test_how_much_of_a_thing_asks_for_a_quantity_and_how_much_alone_for_money(qu
     ("How long is that part covered?", {"duration"}), ("What do we feed the sourdough starter?", set()),
     ("what was the late fee", {"amount"}), ("What did we buy at Costco most recently?", set()),
     ("When was the EV charger put in?", {"date"}), ("what did they charge", {"amount"}),
+    ("What's the Pella claim number for the window?", {"code"}), ("model number of the AC unit", {"code"}),
+    ("what is the number for the plumber", {"phone"}),
 ])
 def test_a_word_asks_for_a_kind_only_where_it_asks(question: str, kinds: set[str]) -> None:
     """"that part" names a thing (how long is it covered?); "what part" asks for a part number. A feed is no fee,
-    Costco no cost, a charger no charge."""
+    Costco no cost, a charger no charge; the claim number "for" a window is no phone number."""
     assert wanted(question) == kinds
 
 
