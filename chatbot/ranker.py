@@ -48,10 +48,11 @@ FEATURES = (
 )
 FORMAT = 1
 
-# Question words that say which kind of fact is wanted, not what it is about.
+# Question words that say which kind of fact is wanted, or lead to it ("what about the vent, when..."), not what
+# it is about.
 GENERIC = frozenset(tokenize(
     "much many long often get got put need ever tell know number cost price paid pay charge charged "
-    "name model kind type time date day year go going happen happened done"
+    "name model kind type time date day year go going happen happened done about"
 ))
 # Words of a question that name no thing of the household: a record need not hold them.
 FUNCTION = frozenset(

@@ -60,6 +60,15 @@ def test_a_word_typed_with_one_slip_reads_as_the_records_word(typed: str, spelt:
     assert respell(typed, {spelt}) == spelt
 
 
+def test_what_about_leads_to_the_question_and_names_nothing_a_record_must_hold(embedder) -> None:
+    reader_units = [_unit("Dryer vent cleaned by VentPro 2025-03-08"), _unit("Washer warranty until 2029-07-27")]
+    embed = Reader(embedder, _model()).embed
+    rows = features("What about the dryer vent, when was that done?", reader_units, embed)
+    plain = features("The dryer vent, when was that done?", reader_units, embed)
+    for name in ("lex_unit", "lex_section", "exact_unit", "slot_miss"):
+        assert list(_column(rows, name)) == list(_column(plain, name)), name
+
+
 def test_a_short_or_found_word_is_never_respelt() -> None:
     assert respell("mouse", {"house"}) == "mouse"  # too short to tell a slip from another word
     assert respell("termit", {"permit"}) == "termit"  # "termite" as tokenize folds it
