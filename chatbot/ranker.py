@@ -77,7 +77,7 @@ DURATION = re.compile(r"\b\d+(?:\.\d+)?(?: to \d+)?[ -](?:second|minute|hour|day
                       re.IGNORECASE)
 TEMPERATURE = re.compile(r"\d\s*°\s*[FC]?|\b\d+\s*(?:F|degrees)\b")
 QUANTITY = re.compile(r"\b\d+(?:[.,]\d+)?\s*(?:°F|°C|F\b|%|[a-zA-Z]+)")
-SLOT = re.compile(r"\b(?:what|which)(?:'s| is| was| are)?\s+(?:(?:the|our|my|your|his|her|their|its)\s+)?([a-z]+)", re.IGNORECASE)
+SLOT = re.compile(r"\b(?:what|which)(?:'s| is| was| are)?\s+(?:the\s+|our\s+)?([a-z]+)", re.IGNORECASE)
 TWO_PART = re.compile(r"\band (?:who|what|when|how|which|where)\b|\bname and\b|\band (?:number|phone|cost|price)",
                       re.IGNORECASE)
 STRUCTURED = re.compile(r"^(?:[A-Za-z][\w /&().,'-]{0,40}?(?::\s|\s\|\s)|[a-z_]+: |\|)")

@@ -69,12 +69,6 @@ def test_what_about_leads_to_the_question_and_names_nothing_a_record_must_hold(e
         assert list(_column(rows, name)) == list(_column(plain, name)), name
 
 
-def test_the_thing_asked_for_is_the_word_after_a_possessive_not_the_possessive(embedder) -> None:
-    reader_units = [_unit("Ramirez Plumbing, Hector Ramirez (owner) - (512) 555-0178")]
-    rows = features("What's his number? plumber", reader_units, Reader(embedder, _model()).embed)
-    assert list(_column(rows, "slot_miss")) == [0.0]  # "number" asks for the kind; "his" is no word to find
-
-
 def test_a_short_or_found_word_is_never_respelt() -> None:
     assert respell("mouse", {"house"}) == "mouse"  # too short to tell a slip from another word
     assert respell("termit", {"permit"}) == "termit"  # "termite" as tokenize folds it
