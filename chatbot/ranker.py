@@ -106,9 +106,11 @@ def wanted(question: str) -> set[str]:
                      r"|\border number|\bticket|\breference number", q)
     if code:
         kinds.add("code")
+    said = re.search(r"\bphone\b|\bcall\b|'s number|s number\b|\b(?:his|her|their) number", q)
     # "the number for the plumber" is a phone; "the claim number for the window" is not
-    if re.search(r"\bphone\b|\bcall\b|'s number|s number\b|\b(?:his|her|their) number", q) or not code and re.search(
-            r"number (?:for|of) |\bnumber\b(?=.*\b(?:vet|manager|company|arborist|plumber|doctor|office|tech)\b)", q):
+    implied = not code and re.search(
+        r"number (?:for|of) |\bnumber\b(?=.*\b(?:vet|manager|company|arborist|plumber|doctor|office|tech)\b)", q)
+    if said or implied:
         kinds.add("phone")
     if re.search(r"\bwho\b|\bwhich company|\bwhat company|\bwhose\b|\bname\b", q):
         kinds.add("person")
