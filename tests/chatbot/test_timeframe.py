@@ -23,6 +23,8 @@ TODAY = date(2026, 1, 15)
         ("which tires did we buy in 2023?", date(2023, 1, 1), date(2023, 12, 31), ""),
         ("what was our electric bill last month?", date(2025, 12, 1), date(2025, 12, 31), ""),
         ("how much was the water bill last August?", date(2025, 8, 1), date(2025, 8, 31), ""),
+        ("what was the gas bill this past December?", date(2025, 12, 1), date(2025, 12, 31), ""),
+        ("who did the mosquito spray this past November?", date(2025, 11, 1), date(2025, 11, 30), ""),
         ("the pH at the test in mid-July 2025", date(2025, 7, 1), date(2025, 7, 31), ""),
         ("the last service on the Odyssey before 2025", None, date(2024, 12, 31), "latest"),
         ("when did we last flush the water heater?", None, None, "latest"),
