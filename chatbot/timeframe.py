@@ -34,7 +34,7 @@ LATEST = re.compile(rf"\b(latest|most recent(?:ly)?|newest|last(?! {PERIOD}\b)|r
 SEASON = re.compile(r"\b(this|last|next|past) (spring|summer|fall|autumn|winter)\b")
 RELATIVE = re.compile(r"\b(this|last|next|past) (month|year|week)\b")
 # a month without a year only with this/last/next/past: "in July" in a log of several years names no one July
-MONTH_WORD = re.compile(rf"\b(this past|past|this|last|next) (?:mid-|early |late )?{MONTH}\b(?!\.? ?\d)")
+MONTH_WORD = re.compile(rf"\b(this|last|next|past) (?:mid-|early |late )?{MONTH}\b(?!\.? ?\d)")
 YEAR = re.compile(r"\b(?:(in|of|during|before|after|since|until) )?(?:mid-|early |late )?(?:" + MONTH + r" )?(20\d\d)\b")
 MOVED_IN = re.compile(r"\b(before|after|since) we (?:moved in|bought the house|moved here)\b")
 
@@ -122,7 +122,7 @@ def _period(text: str, today: date, moved_in: date | None) -> tuple[date | None,
         word, month = match.group(1), _number(match.group(2))
         if word == "next":
             year = today.year if month > today.month else today.year + 1
-        else:  # this: of today's year; last, (this) past: the latest one over before this month
+        else:  # this: of today's year; last, past ("this past"): the latest one over before this month
             year = today.year if word == "this" or month < today.month else today.year - 1
         return _month_span(year, month)
     return None, None
