@@ -300,4 +300,41 @@ def eval_corrections(app: App, heldout: str, model_spec: str, k: int | None, thr
                        f"{app.taxonomy.by_code(change.after).name})")
 
 
-commands = [finetune, eval_, eval_corrections, models]
+@click.command("learning-curve")
+@click.option("--model", "recipe_name", type=click.Choice(["embedding", "llm"]), default="embedding", show_default=True,
+              help="The recipe: the MiniLM head (seconds per point) or LoRA codes on the base LM (a fine-tune per point).")
+@click.option("--questions", type=click.Path(exists=True, path_type=Path),
+              help="JSONL file or folder to measure on; default: the dataset's test split.")
+@click.option("--heldout", type=click.Choice(["calibration", "test"]), help="Measure on a part of the held-out set.")
+@click.option("--seeds", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Random draws per fraction below 100% (the spread shows how much of a step is the draw).")
+@click.option("--json", "as_json", is_flag=True, help="Print the points as JSON.")
+@pass_app
+def learning_curve(app: App, recipe_name: str, questions: Path | None, heldout: str | None, seeds: int,
+                   as_json: bool) -> None:
+    """Accuracy as the training data grows: is a stalled classifier short of data or of model?
+
+    \b
+    Trains the recipe afresh on 1/8, 1/4, 1/2, 3/4 and all of the training split (whole paraphrase
+    groups) and measures each on questions it never saw. Still climbing at the end: more labelled
+    questions help. Flat: the model is the limit.
+    Examples:
+      household learning-curve --heldout test              # the head, on the held-out writers
+      household learning-curve --model llm --seeds 1       # LoRA: a GPU makes this minutes, not hours
+    """
+    from dataclasses import asdict
+
+    from finetune.learning_curve import measure
+
+    points = measure(app.settings, app.taxonomy, recipe_name, questions, heldout, seeds=seeds, progress=not as_json)
+    if as_json:
+        click.echo(json.dumps([asdict(p) for p in points]))
+        return
+    where = f"{questions}" if questions else f"held-out {heldout} part" if heldout else "the test split"
+    click.echo(f"{recipe_name} recipe, measured on {where}:")
+    click.echo(f"  {'fraction':>8} {'examples':>8} {'accuracy':>8}  seeds (worst - best)")
+    for p in points:
+        click.echo(f"  {p.fraction:>8.1%} {p.examples:>8} {p.accuracy:>8.1%}  {p.low:.1%} - {p.high:.1%}")
+
+
+commands = [finetune, eval_, eval_corrections, learning_curve, models]

@@ -132,29 +132,32 @@ class EvalRun:
     files: dict[str, Path]  # the report's json, markdown and plots
 
 
+def test_questions(settings: Settings, taxonomy: Taxonomy, questions: Path | None = None, heldout: str | None = None
+                   ) -> list[Example]:
+    """`questions` (a JSONL file or folder), the `heldout` part (calibration or test) of the held-out set, or by
+    default the dataset's test split."""
+    from classifier.dataset import load_examples
+    from classifier.heldout import examples as heldout_examples
+    from classifier.heldout import load_part
+    from finetune.data import assemble
+
+    if questions is not None:
+        return load_examples(questions, taxonomy, require_group=False)
+    if heldout is not None:
+        return heldout_examples(load_part(settings, taxonomy, heldout))
+    return assemble(settings, taxonomy).split.test
+
+
 def run_eval(
     settings: Settings, taxonomy: Taxonomy, spec: str = "auto", compare: bool = False, questions: Path | None = None,
     out: Path | None = None, latency_sample: int = 20, command: str = "", progress: bool = True,
     heldout: str | None = None,
 ) -> EvalRun:
-    """`household eval`: measure one classifier (or every scenario) and write the report.
-
-    The questions are `questions` (a JSONL file or folder), the `heldout` part (calibration or test) of
-    the held-out set, or by default the dataset's test split.
-    """
-    from classifier.dataset import load_examples
-    from classifier.heldout import examples as heldout_examples
-    from classifier.heldout import load_part
-    from finetune.data import assemble
+    """`household eval`: measure one classifier (or every scenario) on `test_questions` and write the report."""
     from finetune.report import write_report
     from finetune.run import report_context
 
-    if questions is not None:
-        examples = load_examples(questions, taxonomy, require_group=False)
-    elif heldout is not None:
-        examples = heldout_examples(load_part(settings, taxonomy, heldout))
-    else:
-        examples = assemble(settings, taxonomy).split.test
+    examples = test_questions(settings, taxonomy, questions, heldout)
     if compare:
         tagged = compare_all(settings, taxonomy, examples, latency_sample, progress=progress)
         results = [result for _, result in tagged]
