@@ -87,3 +87,13 @@ def ollama(monkeypatch: pytest.MonkeyPatch, world: World) -> Iterator[OllamaStub
     with stub as url:
         monkeypatch.setenv("HOUSEHOLD_OLLAMA_HOST", url)
         yield stub
+
+
+@pytest.fixture
+def fresh_context() -> Iterator[None]:
+    """The app caches its settings and Assistant per process: a test that opens the page reads its own environment."""
+    import streamlit as st
+
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()

@@ -3,37 +3,20 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
-import streamlit as st
-from tests.ollama_server import closed_url
 from streamlit.testing.v1 import AppTest
+from tests.chat_page import open_page, tags
+from tests.ollama_server import closed_url
 
-import chatbot.ui
 from storage.feedback import FeedbackStore
 from household.settings import Settings
 
-APP = Path(chatbot.ui.__file__).parent / "app.py"
-TIMEOUT = 180  # the first run in a session trains the embedding head (cached afterwards)
-
-
-@pytest.fixture(autouse=True)
-def fresh_context():
-    """The app caches its settings and Assistant per process; each test reads its own environment."""
-    st.cache_resource.clear()
-    yield
-    st.cache_resource.clear()
-
-
-def tags(at: AppTest) -> list[tuple[str, str]]:
-    """(data-code, title) of every category pill on the page."""
-    html = " ".join(m.value for m in at.markdown if "category-tag" in m.value)
-    return re.findall(r'class="category-tag" data-code="([A-Z]{2})" title="([^"]*)"', html)
+pytestmark = pytest.mark.usefixtures("fresh_context")
 
 
 def ask(question: str) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+    at = open_page()
     assert not at.exception, at.exception
     at.chat_input[0].set_value(question).run()
     assert not at.exception, at.exception
@@ -118,7 +101,7 @@ def test_generator_down_shows_one_line_error_and_still_the_sources(ui_store, mon
 
 
 def test_sidebar_names_models_store_and_generator_status(ui_store, ollama, world) -> None:
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+    at = open_page()
     sidebar = " ".join(m.value for m in at.sidebar.markdown)
     assert "**Classifier:** `embedding · default`" in sidebar and "qwen3:4b" in sidebar  # the default head, no version yet
     assert f"**{ui_store['chunks']}** chunks from **{ui_store['sources']}** sources" in sidebar
@@ -131,7 +114,7 @@ def test_feedback_page_lists_and_deletes_corrections(ollama, taxonomy) -> None:
     pool, fountain, car = (taxonomy.find(n).code for n in ("pool", "fountain", "car"))
     first = feedback.add("is the fountain pump still under warranty?", pool, fountain, "embedding")
     second = feedback.add("when is the car registration due?", pool, car, "embedding")
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+    at = open_page()
     at.switch_page("pages/feedback.py").run()
     assert not at.exception, at.exception
     table = at.main.dataframe[0].value

@@ -3,36 +3,21 @@
 from __future__ import annotations
 
 import json
-import re
-from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
+from tests.chat_page import open_page, tags
 
-import chatbot.ui
 from household.settings import Settings
 from storage.feedback import FeedbackStore
 
-APP = Path(chatbot.ui.__file__).parent / "app.py"
-TIMEOUT = 180  # the first run in a session trains the embedding head (cached afterwards)
 CARRIED = "from your previous question"
 
-
-@pytest.fixture(autouse=True)
-def fresh_context():
-    st.cache_resource.clear()
-    yield
-    st.cache_resource.clear()
-
-
-def tags(at: AppTest) -> list[tuple[str, str]]:
-    html = " ".join(m.value for m in at.markdown if "category-tag" in m.value)
-    return re.findall(r'class="category-tag" data-code="([A-Z]{2})" title="([^"]*)"', html)
+pytestmark = pytest.mark.usefixtures("fresh_context")
 
 
 def chat(*questions: str) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+    at = open_page()
     for question in questions:
         at.chat_input[0].set_value(question).run()
         assert not at.exception, at.exception
