@@ -106,11 +106,11 @@ def measure(settings: Settings, taxonomy: Taxonomy, name: str = "embedding", que
             heldout: str | None = None, fractions: Sequence[float] = FRACTIONS, seeds: int = 3,
             config: FinetuneConfig | None = None, progress: bool = False) -> list[CurvePoint]:
     """`household learning-curve`: the recipe trained on fractions of the fine-tune's training split (dataset,
-    extra questions, scope phrases, corrections), measured on `test_questions` (default: the test split)."""
+    extra questions, scope phrases, corrections), measured on `measured_questions` (default: the test split)."""
     from finetune.data import assemble
-    from finetune.scenarios import test_questions
+    from finetune.scenarios import measured_questions
 
     data = assemble(settings, taxonomy)
     trained = recipe(name, settings, taxonomy, data.split.val, config)
-    return learning_curve(trained, data.split.train, test_questions(settings, taxonomy, questions, heldout),
+    return learning_curve(trained, data.split.train, measured_questions(settings, taxonomy, questions, heldout),
                           fractions, seeds, progress)

@@ -132,8 +132,8 @@ class EvalRun:
     files: dict[str, Path]  # the report's json, markdown and plots
 
 
-def test_questions(settings: Settings, taxonomy: Taxonomy, questions: Path | None = None, heldout: str | None = None
-                   ) -> list[Example]:
+def measured_questions(settings: Settings, taxonomy: Taxonomy, questions: Path | None = None,
+                       heldout: str | None = None) -> list[Example]:
     """`questions` (a JSONL file or folder), the `heldout` part (calibration or test) of the held-out set, or by
     default the dataset's test split."""
     from classifier.dataset import load_examples
@@ -153,11 +153,11 @@ def run_eval(
     out: Path | None = None, latency_sample: int = 20, command: str = "", progress: bool = True,
     heldout: str | None = None,
 ) -> EvalRun:
-    """`household eval`: measure one classifier (or every scenario) on `test_questions` and write the report."""
+    """`household eval`: measure one classifier (or every scenario) on `measured_questions` and write the report."""
     from finetune.report import write_report
     from finetune.run import report_context
 
-    examples = test_questions(settings, taxonomy, questions, heldout)
+    examples = measured_questions(settings, taxonomy, questions, heldout)
     if compare:
         tagged = compare_all(settings, taxonomy, examples, latency_sample, progress=progress)
         results = [result for _, result in tagged]
