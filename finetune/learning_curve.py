@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -85,8 +85,6 @@ def recipe(name: str, settings: Settings, taxonomy: Taxonomy, val: Sequence[Exam
         return lambda examples: EmbeddingClassifier.train(embedder, taxonomy, examples,
                                                           max_chars=settings.max_question_chars)
     if name == "llm":
-        from dataclasses import replace
-
         from classifier.llm import LLMClassifier
         from finetune.trainer import FinetuneConfig, train
 

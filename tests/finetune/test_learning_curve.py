@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from classifier.dataset import Example, load_examples, split
 from cli.main import main
-from finetune.learning_curve import learning_curve, measure, subsample
+from finetune.learning_curve import learning_curve, measure, recipe, subsample
 from household.errors import InputError
 
 
@@ -41,26 +41,24 @@ def test_each_point_trains_afresh_and_averages_its_seeds():
     examples = _examples(16)
     sizes: list[int] = []
 
-    def recipe(chosen):
+    def memorising(chosen):
         sizes.append(len(chosen))
         return _Memorizer(chosen)
 
-    points = learning_curve(recipe, examples, examples, fractions=(0.25, 1.0), seeds=2)
+    points = learning_curve(memorising, examples, examples, fractions=(0.25, 1.0), seeds=2)
     assert sizes == [12, 12, 48]  # two draws at 25%, one at 100% (there is only one full set)
     assert [p.examples for p in points] == [12, 48]
     assert points[0].accuracy == pytest.approx(0.25) and points[1].accuracy == 1.0
     assert points[0].low <= points[0].accuracy <= points[0].high
     with pytest.raises(InputError):
-        learning_curve(recipe, examples, [], fractions=(0.5,))
+        learning_curve(memorising, examples, [], fractions=(0.5,))
     with pytest.raises(InputError):
-        learning_curve(recipe, examples, examples, fractions=(0.0,))
+        learning_curve(memorising, examples, examples, fractions=(0.0,))
 
 
 def test_the_head_learns_more_from_more_questions(settings, taxonomy, embedder, small_questions, monkeypatch):
     monkeypatch.setattr("household.models.load_embedder", lambda spec: embedder)
     parts = split(load_examples(small_questions, taxonomy))
-    from finetune.learning_curve import recipe
-
     points = learning_curve(recipe("embedding", settings, taxonomy, parts.val), parts.train, parts.test,
                             fractions=(0.125, 1.0), seeds=2)
     assert points[0].examples < points[1].examples == len(parts.train)
