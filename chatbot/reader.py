@@ -231,9 +231,16 @@ class Reader:
                       self.model, margin)
 
 
+def _repeats(text: str, quoted: str) -> bool:
+    """Whether `text` says nothing `quoted` does not: overlapping chunks cut the same line at another word
+    ("$40.00 trip charge)." beside "... plus a $40.00 trip charge)."), and quoting it twice reads as a stutter."""
+    a, b = " ".join(text.lower().split()), " ".join(quoted.lower().split())
+    return a in b or b in a
+
+
 def choose(candidates: list[Unit], scores: np.ndarray, model: RankerModel, margin: float = 0.0) -> Reading:
     """The best unit, and a second one within `second_within` of it when both fit in an answer (at most two
-    evidence items); none when the best is below the threshold less `margin`."""
+    evidence items) and it is not the same words again; none when the best is below the threshold less `margin`."""
     order = np.argsort(-scores, kind="stable")
     best = float(scores[order[0]])
     if best < model.threshold - margin:
@@ -243,6 +250,8 @@ def choose(candidates: list[Unit], scores: np.ndarray, model: RankerModel, margi
         pick = Pick(candidates[index], float(scores[index]))
         if pick.score < best - model.second_within:
             break
+        if _repeats(pick.unit.text, picks[0].unit.text):
+            continue
         if len(Reading(picks + [pick], best).text()) <= MAX_ANSWER_CHARS:
             picks.append(pick)
             break

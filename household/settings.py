@@ -129,9 +129,10 @@ class Settings:
     ) -> "Settings":
         """Merge the layers in precedence order; `overrides` are CLI flags (None means unset)."""
         env = os.environ if env is None else env
-        path = Path(config_file or env.get(ENV_PREFIX + "CONFIG") or "household.toml")
+        named = config_file or env.get(ENV_PREFIX + "CONFIG")
+        path = Path(named or "household.toml")
         from_file = _read_toml(path) if path.exists() else {}
-        if config_file and not path.exists():
+        if named and not path.exists():
             raise ConfigError(f"settings file {path} does not exist")
         from_env = {
             key[len(ENV_PREFIX) :].lower(): value
@@ -145,7 +146,10 @@ class Settings:
         if profile not in PROFILES:
             raise ConfigError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
         merged: dict[str, Any] = {**PROFILES[profile], **from_file, **from_env, **flags, "profile": profile}
-        return cls(**_coerce(merged, source=str(path)))
+        settings = cls(**_coerce(merged, source=str(path)))
+        if settings.data_dir.exists() and not settings.data_dir.is_dir():
+            raise ConfigError(f"data_dir {settings.data_dir} is a file, not a folder")
+        return settings
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes)
@@ -169,6 +173,17 @@ _CHOICES = {
     "classifier": ("auto", "llm", "embedding", "ensemble"),
     "generator_backend": ("reader", "transformers", "ollama"),
 }
+# Inclusive bounds of the numeric settings (None: unbounded); a value outside them would run and mislead
+# (top_k 0 finds "no records", -3 slices the list from its end), so it is refused with one line.
+_RANGES: dict[str, tuple[float | None, float | None]] = {
+    "max_question_chars": (1, None), "batch_size": (1, None), "num_ctx": (1, None), "max_new_tokens": (1, None),
+    "chunk_tokens": (1, None), "chunk_overlap": (0, None), "max_file_mb": (0, None), "ollama_timeout": (0, None),
+    "watch_settle_s": (0, None), "top_k": (1, 100), "search_pool": (1, 1000), "min_hits": (0, None),
+    "outside_slots": (0, None), "max_distance": (0, 4), "ui_port": (1, 65535), "min_confidence": (0, 1),
+    "correction_similarity": (0, 1), "also_category_score": (0, 1), "ocr_min_confidence": (0, 1),
+    "follow_up_confidence": (0, 1),
+}
+_KIND = {int: "an integer", float: "a number", bool: "true or false", str: "a string", Path: "a path"}
 
 
 def _coerce(values: dict[str, Any], source: str) -> dict[str, Any]:
@@ -180,6 +195,10 @@ def _coerce(values: dict[str, Any], source: str) -> dict[str, Any]:
         out[key] = _convert(key, value, _HINTS[key])
         if key in _CHOICES and out[key] not in _CHOICES[key]:
             raise ConfigError(f"setting {key} must be one of {', '.join(_CHOICES[key])}, not {value!r}")
+        low, high = _RANGES.get(key, (None, None))
+        if (low is not None and out[key] < low) or (high is not None and out[key] > high):
+            bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise ConfigError(f"setting {key} must be {bounds}, got {value!r}")
     return out
 
 
@@ -197,4 +216,4 @@ def _convert(key: str, value: Any, hint: Any) -> Any:
             return Path(value).expanduser()
         return hint(value)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"setting {key} must be a {hint.__name__}, got {value!r}") from exc
+        raise ConfigError(f"setting {key} must be {_KIND.get(hint, hint.__name__)}, got {value!r}") from exc

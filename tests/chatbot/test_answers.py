@@ -7,6 +7,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -14,7 +15,8 @@ from chatbot.answer import Answer
 from chatbot.assistant import Assistant
 from chatbot.facts import contains, fact_tokens, normalise, unverified
 from chatbot.generator import SYSTEM_PROMPT, build_messages, load_generator
-from chatbot.reader import NOTHING, Reader, units
+from chatbot.ranker import FEATURES, RankerModel
+from chatbot.reader import NOTHING, Reader, Unit, choose, units
 from cli.main import main
 from tests.hits import hit
 from tests.ollama_server import OllamaStub
@@ -130,6 +132,17 @@ def test_reader_abstains_on_an_unrelated_question(store, reader) -> None:
     question = "What's the password for our Netflix account?"
     reading = reader.read(question, _hits(store, question))
     assert reading.abstained and reading.text() == NOTHING
+
+
+def test_the_second_quote_is_never_the_first_cut_shorter() -> None:
+    n = len(FEATURES)
+    model = RankerModel(FEATURES, (0.0,) * n, (1.0,) * n, (0.0,) * n, 0.0, threshold=0.0, second_within=6.0)
+    line = "Anode rod replaced, $185.00 parts and labour (plus a $40.00 trip charge)."
+    cut, other = "$40.00 trip charge).", "2025-03-14, anode rod, Hill Country Plumbing"
+    candidates = [Unit(text, rank, "", "", "") for text, rank in ((line, 1), (cut, 2), (other, 3))]
+    reading = choose(candidates, np.array([5.0, 4.0, 3.0]), model)
+    assert [p.unit.text for p in reading.picks] == [line, other]
+    assert choose(candidates[:2], np.array([5.0, 4.0]), model).text() == f"{line} [1]"
 
 
 def test_reader_cuts_records_into_rows_events_and_lines() -> None:

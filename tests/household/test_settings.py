@@ -37,11 +37,16 @@ def test_ollama_host_env_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     "env, message",
     [
-        ({"HOUSEHOLD_TOP_K": "many"}, "top_k must be a int"),
+        ({"HOUSEHOLD_TOP_K": "many"}, "top_k must be an integer"),
+        ({"HOUSEHOLD_TOP_K": "0"}, "top_k must be from 1 to 100, got '0'"),
+        ({"HOUSEHOLD_TOP_K": "-3"}, "top_k must be from 1 to 100"),
+        ({"HOUSEHOLD_MIN_CONFIDENCE": "5"}, "min_confidence must be from 0 to 1"),
+        ({"HOUSEHOLD_MAX_QUESTION_CHARS": "-1"}, "max_question_chars must be at least 1"),
+        ({"HOUSEHOLD_UI_PORT": "99999"}, "ui_port must be from 1 to 65535"),
         ({"HOUSEHOLD_PROFILE": "gpt"}, "unknown profile"),
         ({"HOUSEHOLD_COLOUR": "red"}, "unknown setting 'colour'"),
         ({"HOUSEHOLD_CLASSIFIER": "magic"}, "classifier must be one of"),
-        ({"HOUSEHOLD_THINK": "maybe"}, "think must be a bool"),
+        ({"HOUSEHOLD_THINK": "maybe"}, "think must be true or false"),
     ],
 )
 def test_bad_values_are_one_line_errors(env: dict, message: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -54,3 +59,16 @@ def test_bad_values_are_one_line_errors(env: dict, message: str, monkeypatch: py
 def test_missing_explicit_config_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         Settings.load(tmp_path / "nope.toml")
+
+
+def test_a_config_file_named_by_the_environment_must_exist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOUSEHOLD_CONFIG", str(tmp_path / "nope.toml"))
+    with pytest.raises(ConfigError, match="nope.toml does not exist"):
+        Settings.load()
+
+
+def test_a_data_dir_that_is_a_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "afile").write_text("")
+    monkeypatch.setenv("HOUSEHOLD_DATA_DIR", str(tmp_path / "afile"))
+    with pytest.raises(ConfigError, match="is a file, not a folder"):
+        Settings.load()
