@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from chatbot.conversation import Conversation
     from chatbot.followup_evaluation import ConversationReport
     from chatbot.retrieval import Retrieval
+    from household.taxonomy import Category
     from storage.store import Hit
 
 UI_SCRIPT = Path(__file__).resolve().parents[1] / "chatbot" / "ui" / "app.py"
@@ -74,12 +75,19 @@ def _tag(retrieval: "Retrieval", app: App) -> str:
     """The category tag: name in its taxonomy colour, confidence, where it came from, and the retrieval path."""
     from chatbot.ui.tag import REMEMBERED
 
+    if retrieval.path == "override" and retrieval.codes:  # --category: the category searched is the one asked for
+        category = app.taxonomy.by_code(retrieval.codes[0])
+        return f"{_styled(category)} as you asked · search: override"
     category = app.taxonomy.by_code(retrieval.prediction.code)
-    colour = tuple(int(category.color.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4))
-    tag = click.style(f"[{category.name}]", fg=colour, bold=True)
+    tag = _styled(category)
     carried = " · from your previous question" if retrieval.follow_up and retrieval.follow_up.carried else ""
     remembered = f" ({REMEMBERED})" if _origin(retrieval) == "correction" else ""
     return f"{tag} {retrieval.prediction.confidence:.0%}{remembered}{carried} · search: {retrieval.path}"
+
+
+def _styled(category: Category) -> str:
+    colour = tuple(int(category.color.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4))
+    return click.style(f"[{category.name}]", fg=colour, bold=True)
 
 
 def _source_line(hit: dict[str, Any]) -> str:

@@ -86,9 +86,13 @@ def _watch(pipeline, paths: tuple[Path, ...], force: bool) -> None:
     watch(paths[0], pipeline, stop, lambda line: click.echo(f"{time.strftime('%H:%M:%S')} {line}"), force=force)
 
 
+def _files(n: int) -> str:
+    return f"{n} file" if n == 1 else f"{n} files"
+
+
 def _print_report(app: App, report) -> None:
     click.echo(
-        f"Ingested {len(report.ingested)} files, {len(report.unchanged)} unchanged: "
+        f"Ingested {_files(len(report.ingested))}, {len(report.unchanged)} unchanged: "
         f"{report.chunks_written} chunks written, {report.chunks_removed} removed ({report.seconds:.1f} s)"
     )
     if report.set_aside:
@@ -96,9 +100,9 @@ def _print_report(app: App, report) -> None:
     if report.removed:
         shown = ", ".join(report.removed[:SHOWN_REMOVED])
         more = f" and {len(report.removed) - SHOWN_REMOVED} more" if len(report.removed) > SHOWN_REMOVED else ""
-        click.echo(f"Forgot {len(report.removed)} files deleted from disk: {shown}{more}")
+        click.echo(f"Forgot {_files(len(report.removed))} deleted from disk: {shown}{more}")
     if report.skipped:
-        click.echo(f"Skipped {len(report.skipped)} files:")
+        click.echo(f"Skipped {_files(len(report.skipped))}:")
         for skipped in report.skipped:
             click.echo(f"  {skipped.path}: {skipped.reason}")
     if report.low_confidence:
@@ -111,7 +115,7 @@ def _print_report(app: App, report) -> None:
         for c in app.taxonomy:
             if stored.get(c.code) or report.written.get(c.code):
                 click.echo(f"  {c.code}  {c.name:<15} {stored.get(c.code, 0):>5}  +{report.written.get(c.code, 0)}")
-    click.echo(f"Store: {report.store.get('chunks', 0)} chunks from {report.store.get('sources', 0)} files")
+    click.echo(f"Store: {report.store.get('chunks', 0)} chunks from {_files(report.store.get('sources', 0))}")
 
 
 @click.command()
@@ -136,7 +140,7 @@ def sources(app: App, as_json: bool) -> None:
             app.taxonomy.by_code(code).name if code in app.taxonomy.codes else code for code in row["categories"]
         )
         click.echo(f"{row['chunks']:>5}  {names:<24} {row['ingested_at']}  {row['file']}")
-    click.echo(f"{sum(r['chunks'] for r in rows)} chunks from {len(rows)} files")
+    click.echo(f"{sum(r['chunks'] for r in rows)} chunks from {_files(len(rows))}")
 
 
 @click.command()
@@ -153,7 +157,7 @@ def forget(app: App, path: Path) -> None:
     files, chunks = forget_path(Store(app.settings), path)
     if not files:
         raise InputError(f"nothing from {path} is in the store; see `household sources`")
-    click.echo(f"Forgot {len(files)} files ({chunks} chunks)")
+    click.echo(f"Forgot {_files(len(files))} ({chunks} chunks)")
 
 
 commands = [ingest, sources, forget]

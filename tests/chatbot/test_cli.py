@@ -136,6 +136,7 @@ def test_search_no_filter_and_forced_category(household, taxonomy) -> None:
     assert everything["path"] == "no-filter" and len({h["code"] for h in everything["hits"]}) == 4
     forced = household("search", QUESTION, "--category", "appliances")
     assert forced.exit_code == 0 and "search: override" in forced.stdout and "oven-repair.md" in forced.stdout
+    assert "[appliances] as you asked" in forced.stdout and "[pool]" not in forced.stdout
     unknown = household("search", QUESTION, "--category", "spaceships")
     assert unknown.exit_code == 1 and "unknown category 'spaceships'" in unknown.stderr
 

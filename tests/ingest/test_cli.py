@@ -29,7 +29,7 @@ def test_sources_and_forget(cli, docs):
     assert sorted(Path(r["file"]).name for r in rows) == ["service-log.csv", "yard.ics"]
     assert all(r["chunks"] > 0 and r["ingested_at"] for r in rows)
     forgot = cli("forget", docs / "yard.ics")
-    assert forgot.exit_code == 0 and "Forgot 1 files" in forgot.output
+    assert forgot.exit_code == 0 and "Forgot 1 file " in forgot.output
     assert [Path(r["file"]).name for r in json.loads(cli("sources", "--json").output)] == ["service-log.csv"]
     again = cli("forget", docs / "yard.ics")
     assert again.exit_code == 1 and "nothing from" in again.output

@@ -24,7 +24,7 @@ def test_a_plain_ingest_forgets_renamed_and_deleted_files(cli, docs, settings, e
 
     result = cli("ingest", docs, "--category", "pool")
     assert result.exit_code == 0, result.output
-    assert "Ingested 1 files" in result.output
+    assert "Ingested 1 file," in result.output
     forgot = next(line for line in result.output.splitlines() if line.startswith("Forgot"))
     assert forgot.startswith("Forgot 2 files deleted from disk: ")
     assert str((docs / "pool-notes.md").resolve()) in forgot and str((docs / "yard.ics").resolve()) in forgot
