@@ -52,6 +52,7 @@ def main(ctx: click.Context, config_file: str | None, profile: str | None, data_
     """
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not verbose:
+        logging.getLogger("pypdf").setLevel(logging.ERROR)  # a damaged PDF is listed in ingest's report; no repeats
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
         from transformers.utils import logging as hf_logging
