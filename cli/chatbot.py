@@ -115,7 +115,7 @@ def ask(
       household ask "when did we replace the pool pump?"
       household ask "what's the alarm code" --json
       household --profile qwen ask "who serviced the AC last summer"   # answers via Ollama
-      household ask "who did it?" --follow-up-of "when was the water heater last flushed?"
+      household ask "how much was it?" --follow-up-of "when was the pool pump replaced?"
     """
     from chatbot.conversation import Conversation, Exchange
 
@@ -172,8 +172,8 @@ def chat(app: App) -> None:
     \b
     Example:
       household chat
-      > when was the water heater last flushed?
-      > who did it?
+      > when was the pool pump replaced?
+      > how much was it?
     """
     from chatbot.conversation import Conversation, Exchange
 
